@@ -1,0 +1,109 @@
+"""The ``lic`` command line.
+
+Subcommands::
+
+    lic anchors  [--dataset kodak] [--codecs jpeg,webp,...] [--force]
+    lic bdrate   ANCHOR.json TEST.json [--metric psnr-rgb] [--method pchip]
+    lic data     verify [NAME ...]  |  ood OUTDIR [-n 12]
+
+Errors the user can fix (missing data, unknown codec, curves that do not
+overlap) are printed as one line and exit with status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from . import data as _data
+from .bdrate import METHODS, BDError, bd_psnr, bd_rate
+from .classic import CODECS, CodecUnavailable
+from .metrics import ms_ssim_db
+
+_USER_ERRORS = (_data.DatasetError, _data.ImageError, BDError,
+                CodecUnavailable, FileNotFoundError, ValueError)
+
+
+def _anchors(a: argparse.Namespace) -> None:
+    from .anchors import run_anchors
+    codecs = a.codecs.split(",") if a.codecs else None
+    for c in codecs or []:
+        if c not in CODECS:
+            raise ValueError(f"unknown codec {c!r}; choose from "
+                             f"{', '.join(CODECS)}")
+    run_anchors(a.dataset, codecs, limit=a.limit, force=a.force)
+
+
+def _bdrate(a: argparse.Namespace) -> None:
+    from .results import load_rd
+    anc, tst = (load_rd(p)["results"] for p in (a.anchor, a.test))
+    if a.metric == "ms-ssim-db":
+        qa, qt = (ms_ssim_db(r["ms-ssim-rgb"]) for r in (anc, tst))
+    else:
+        qa, qt = anc[a.metric], tst[a.metric]
+    r = bd_rate(anc["bpp"], qa, tst["bpp"], qt, a.method)
+    q = bd_psnr(anc["bpp"], qa, tst["bpp"], qt, a.method)
+    print(f"BD-rate {r:+.2f} %   BD-{a.metric} {q:+.3f}   "
+          f"({a.method}; negative rate = test saves bits)")
+
+
+def _data_cmd(a: argparse.Namespace) -> None:
+    if a.action == "verify":
+        for name in a.names or list(_data.DATASETS):
+            files = _data.dataset_files(name)
+            print(f"{name}: {len(files)} images, checksums OK")
+    else:
+        from pathlib import Path
+        out = Path(a.outdir)
+        lines = []
+        for name, img in _data.out_of_domain(n=a.n):
+            p = _data.save_png(img, out / f"{name}.png")
+            lines.append(f"{_data.sha256(p)}  {p.name}")
+        (out / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+        print(f"wrote {len(lines)} images and SHA256SUMS to {out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lic", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("anchors", help="RD sweeps of the classical codecs")
+    s.add_argument("--dataset", default="kodak")
+    s.add_argument("--codecs", help=f"comma list from {','.join(CODECS)}")
+    s.add_argument("--limit", type=int, help="first N images only")
+    s.add_argument("--force", action="store_true",
+                   help="recompute results that already exist")
+    s.set_defaults(func=_anchors)
+
+    s = sub.add_parser("bdrate", help="BD-rate of TEST vs ANCHOR result")
+    s.add_argument("anchor")
+    s.add_argument("test")
+    s.add_argument("--metric", default="psnr-rgb",
+                   choices=["psnr-rgb", "ms-ssim-db"])
+    s.add_argument("--method", default="pchip", choices=METHODS)
+    s.set_defaults(func=_bdrate)
+
+    s = sub.add_parser("data", help="verify data sets, generate OOD images")
+    dsub = s.add_subparsers(dest="action", required=True)
+    v = dsub.add_parser("verify", help="check SHA256 of data sets")
+    v.add_argument("names", nargs="*")
+    o = dsub.add_parser("ood", help="write the out-of-domain set as PNG")
+    o.add_argument("outdir")
+    o.add_argument("-n", type=int, default=12)
+    s.set_defaults(func=_data_cmd)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except _USER_ERRORS as e:
+        print(f"lic: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""RD results as JSON files in CompressAI's schema, and tables of them.
+
+Introduced in the chapter {ref}`chap-images-metrics-codecs`.
+
+A result file looks like CompressAI's ``results/image/kodak/*.json``::
+
+    {"name": "webp", "description": "...",
+     "results": {"bpp": [...], "psnr-rgb": [...], "ms-ssim-rgb": [...],
+                 "encoding_time": [...], "decoding_time": [...]},
+     "meta": {"dataset": "kodak", "images": 24, "commit": "...", ...}}
+
+so CompressAI's plotting tools read ours and we read theirs.  ``meta`` (our
+addition) records where the numbers come from: dataset and its checksum,
+codec version and settings, machine, date and commit.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .config import DATA, RESULTS, ROOT
+
+__all__ = ["load_rd", "save_rd", "provenance", "rd_table", "result_path",
+           "ANCHORS"]
+
+#: Published results copied from CompressAI (see data/anchors/README.md).
+ANCHORS = DATA / "anchors"
+
+
+def load_rd(path: str | Path) -> dict:
+    """Read one RD JSON file; check that it has bpp and one quality column."""
+    path = Path(path)
+    d = json.loads(path.read_text())
+    res = d.get("results", {})
+    if "bpp" not in res or not ({"psnr-rgb", "ms-ssim-rgb"} & res.keys()):
+        raise ValueError(f"{path} is not an RD result in CompressAI's schema "
+                         "(needs results.bpp and psnr-rgb or ms-ssim-rgb)")
+    d.setdefault("name", path.stem)
+    return d
+
+
+def save_rd(d: dict, path: str | Path) -> Path:
+    """Write an RD result atomically (a crash leaves the old file intact)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(d, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def result_path(dataset: str, name: str) -> Path:
+    """Where the result ``name`` on ``dataset`` lives in ``data/results``."""
+    return RESULTS / dataset / f"{name}.json"
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short",
+                              "HEAD"], capture_output=True, text=True,
+                             timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _dataset_checksum(dataset: str) -> str | None:
+    from .data import DATASETS
+    spec = DATASETS.get(dataset)
+    sums = spec.root() / "SHA256SUMS" if spec else None
+    if sums is None or not sums.is_file():
+        return None
+    return hashlib.sha256(sums.read_bytes()).hexdigest()[:16]
+
+
+def provenance(dataset: str, images: int, **extra) -> dict:
+    """The ``meta`` block of a result file produced on this machine now."""
+    return {"dataset": dataset, "images": images,
+            "dataset_sha256sums": _dataset_checksum(dataset),
+            "commit": _commit(),
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(
+                timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
+            "python": sys.version.split()[0], **extra}
+
+
+def rd_table(paths: list[str | Path] | dict[str, str | Path]) -> pd.DataFrame:
+    """Several result files as one long table, one row per RD point.
+
+    ``paths`` is a list (labels from each file's ``name``) or a mapping
+    label → path.  Columns: codec, bpp, psnr-rgb, ms-ssim-rgb (NaN when a
+    file lacks it), encoding_time, decoding_time.
+    """
+    items = paths.items() if isinstance(paths, dict) else \
+        [(None, p) for p in paths]
+    frames = []
+    for label, p in items:
+        d = load_rd(p)
+        df = pd.DataFrame({k: v for k, v in d["results"].items()
+                           if isinstance(v, list)})
+        df.insert(0, "codec", label or d["name"])
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
