@@ -25,12 +25,12 @@ overlap, or whose quality does not strictly increase with rate, raise
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-__all__ = ["BDError", "bd_rate", "bd_psnr", "METHODS"]
+__all__ = ["BDError", "bd_rate", "bd_psnr", "bd_table", "METHODS"]
 
 METHODS = ("pchip", "cubic")
 
@@ -112,3 +112,30 @@ def bd_psnr(rate_anchor: Sequence[float], psnr_anchor: Sequence[float],
     lo, hi = _overlap(lr1, lr2, "log-rate")
     return (_mean_over(lr2, q2, lo, hi, method)
             - _mean_over(lr1, q1, lo, hi, method))
+
+
+def bd_table(anchor: Mapping, curves: Mapping[str, Mapping],
+             metrics: Sequence[str] = ("psnr-rgb", "ms-ssim-db"),
+             method: str = "pchip"):
+    """BD-rate (%) of each curve vs ``anchor``, one column per metric.
+
+    ``anchor`` and the values of ``curves`` are CompressAI ``results``
+    dicts.  A pair on which BD-rate is undefined (no overlap, a missing
+    metric) gets NaN rather than stopping the table.
+    """
+    import pandas as pd
+
+    from .metrics import rd_quality
+
+    rows = {}
+    for name, res in curves.items():
+        row = {}
+        for m in metrics:
+            try:
+                row[f"BD-rate {m} [%]"] = bd_rate(
+                    anchor["bpp"], rd_quality(anchor, m),
+                    res["bpp"], rd_quality(res, m), method)
+            except (BDError, KeyError):
+                row[f"BD-rate {m} [%]"] = float("nan")
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -19,7 +19,7 @@ from typing import Sequence
 from . import data as _data
 from .bdrate import METHODS, BDError, bd_psnr, bd_rate
 from .classic import CODECS, CodecUnavailable
-from .metrics import ms_ssim_db
+from .metrics import rd_quality
 
 _USER_ERRORS = (_data.DatasetError, _data.ImageError, BDError,
                 CodecUnavailable, FileNotFoundError, ValueError)
@@ -38,10 +38,7 @@ def _anchors(a: argparse.Namespace) -> None:
 def _bdrate(a: argparse.Namespace) -> None:
     from .results import load_rd
     anc, tst = (load_rd(p)["results"] for p in (a.anchor, a.test))
-    if a.metric == "ms-ssim-db":
-        qa, qt = (ms_ssim_db(r["ms-ssim-rgb"]) for r in (anc, tst))
-    else:
-        qa, qt = anc[a.metric], tst[a.metric]
+    qa, qt = rd_quality(anc, a.metric), rd_quality(tst, a.metric)
     r = bd_rate(anc["bpp"], qa, tst["bpp"], qt, a.method)
     q = bd_psnr(anc["bpp"], qa, tst["bpp"], qt, a.method)
     print(f"BD-rate {r:+.2f} %   BD-{a.metric} {q:+.3f}   "

@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from .config import DATA, data_dir
 
 __all__ = ["DatasetError", "ImageError", "DATASETS", "dataset_files",
-           "load_rgb", "eval_images", "RandomCrops", "out_of_domain",
+           "load_rgb", "eval_images", "downscale", "RandomCrops", "out_of_domain",
            "save_png", "sha256"]
 
 
@@ -136,7 +136,8 @@ def load_rgb(path: str | Path) -> np.ndarray:
         raise ImageError(f"cannot read {path} as an image: {e}") from None
 
 
-def _downscale(img: np.ndarray, max_side: int | None) -> np.ndarray:
+def downscale(img: np.ndarray, max_side: int | None) -> np.ndarray:
+    """Shrink ``img`` (Lanczos) so its longest side is ≤ ``max_side``."""
     h, w = img.shape[:2]
     if max_side is None or max(h, w) <= max_side:
         return img
@@ -157,7 +158,7 @@ def eval_images(name: str, limit: int | None = None,
         items = out_of_domain()
     else:
         items = [(p.stem, load_rgb(p)) for p in dataset_files(name)[:limit]]
-    return [(n, _downscale(a, max_side)) for n, a in items[:limit]]
+    return [(n, downscale(a, max_side)) for n, a in items[:limit]]
 
 
 class RandomCrops(torch.utils.data.Dataset):

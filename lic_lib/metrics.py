@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 __all__ = ["to_uint8", "mse", "psnr", "ms_ssim", "ms_ssim_db", "bpp",
-           "file_bpp", "MS_SSIM_MIN_SIDE"]
+           "file_bpp", "rd_quality", "MS_SSIM_MIN_SIDE"]
 
 #: MS-SSIM with 5 scales and an 11-tap window needs sides > (11 − 1)·2⁴.
 MS_SSIM_MIN_SIDE = 161
@@ -102,3 +102,14 @@ def bpp(num_bytes: int, height: int, width: int) -> float:
 def file_bpp(path: str | Path, height: int, width: int) -> float:
     """bpp of a file on disk: its size in bytes is what counts."""
     return bpp(Path(path).stat().st_size, height, width)
+
+
+def rd_quality(results: dict, metric: str) -> np.ndarray:
+    """The quality column ``metric`` of a CompressAI-schema ``results`` dict.
+
+    ``metric`` is a key of ``results`` (``psnr-rgb``, ``ms-ssim-rgb``) or
+    ``ms-ssim-db``, computed from ``ms-ssim-rgb``.
+    """
+    if metric == "ms-ssim-db":
+        return np.asarray(ms_ssim_db(np.asarray(results["ms-ssim-rgb"])))
+    return np.asarray(results[metric], dtype=np.float64)

@@ -30,7 +30,7 @@ import pandas as pd
 from .config import DATA, RESULTS, ROOT
 
 __all__ = ["load_rd", "save_rd", "provenance", "rd_table", "result_path",
-           "ANCHORS"]
+           "load_results", "ANCHORS"]
 
 #: Published results copied from CompressAI (see data/anchors/README.md).
 ANCHORS = DATA / "anchors"
@@ -61,6 +61,20 @@ def save_rd(d: dict, path: str | Path) -> Path:
 def result_path(dataset: str, name: str) -> Path:
     """Where the result ``name`` on ``dataset`` lives in ``data/results``."""
     return RESULTS / dataset / f"{name}.json"
+
+
+def load_results(dataset: str, names: list[str]) -> dict[str, dict]:
+    """``results`` of ``data/results/<dataset>/<name>.json``, keyed by the
+    file's description (its legend label), in the order of ``names``."""
+    out = {}
+    for name in names:
+        path = result_path(dataset, name)
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing; regenerate it with "
+                                    f"`lic anchors --dataset {dataset}`")
+        d = load_rd(path)
+        out[d.get("description") or d["name"]] = d["results"]
+    return out
 
 
 def _commit() -> str:

@@ -1,0 +1,83 @@
+"""Interactive widgets for the chapters (they need a running kernel).
+
+Introduced in the chapter {ref}`chap-images-metrics-codecs`.  In the
+rendered HTML a widget cannot run; each chapter shows a static figure made
+by the same function next to it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .classic import CODECS, Coded, encode_at_bpp
+from .metrics import psnr
+from .plots import zoom_compare
+
+__all__ = ["compare_at_bpp", "codec_comparison"]
+
+
+def compare_at_bpp(img: np.ndarray, codec_names: Sequence[str],
+                   target_bpp: float, center=(0.5, 0.5), zoom: float = 4.0
+                   ) -> tuple[plt.Figure, list[Coded]]:
+    """Code ``img`` with each codec as close to ``target_bpp`` as it gets
+    and show the reconstructions side by side, with a zoomed region."""
+    coded = [encode_at_bpp(CODECS[n], img, target_bpp) for n in codec_names]
+    panels = [(f"{CODECS[n].label}\n{c.bpp:.3f} bpp, "
+               f"{psnr(img, c.recon):.2f} dB", c.recon)
+              for n, c in zip(codec_names, coded)]
+    return zoom_compare(img, panels, center=center, zoom=zoom), coded
+
+
+def codec_comparison(images: Sequence[tuple[str, np.ndarray]],
+                     codec_names: Sequence[str] | None = None):
+    """A widget: two codecs, one image, a target bpp and a zoom window.
+
+    Encodings are cached, so moving the zoom window costs nothing; a new
+    bpp or codec costs a bisection over the codec's parameter.
+    """
+    import ipywidgets as w
+
+    names = list(codec_names or (n for n, c in CODECS.items()
+                                 if c.available()))
+    by_name = dict(images)
+
+    @lru_cache(maxsize=64)
+    def coded(image: str, codec: str, target: float) -> Coded:
+        return encode_at_bpp(CODECS[codec], by_name[image], target)
+
+    def show(image, codec_a, codec_b, target, x, y, zoom):
+        img = by_name[image]
+        panels = []
+        for n in (codec_a, codec_b):
+            c = coded(image, n, target)
+            panels.append((f"{CODECS[n].label}\n{c.bpp:.3f} bpp, "
+                           f"{psnr(img, c.recon):.2f} dB", c.recon))
+        zoom_compare(img, panels, center=(x, y), zoom=zoom)
+        plt.show()
+
+    controls = dict(
+        image=w.Dropdown(options=list(by_name), description="image"),
+        codec_a=w.Dropdown(options=names, value=names[0],
+                           description="codec A"),
+        codec_b=w.Dropdown(options=names, value=names[-1],
+                           description="codec B"),
+        target=w.FloatLogSlider(value=0.3, base=10, min=-1.3, max=0.5,
+                                step=0.05, description="target bpp",
+                                continuous_update=False),
+        x=w.FloatSlider(value=0.5, min=0, max=1, step=0.02,
+                        description="zoom x", continuous_update=False),
+        y=w.FloatSlider(value=0.5, min=0, max=1, step=0.02,
+                        description="zoom y", continuous_update=False),
+        zoom=w.FloatSlider(value=4, min=1, max=12, step=0.5,
+                           description="zoom ×", continuous_update=False),
+    )
+    out = w.interactive_output(show, controls)
+    ui = w.VBox([w.HBox([controls["image"], controls["codec_a"],
+                         controls["codec_b"]]),
+                 w.HBox([controls["target"], controls["zoom"]]),
+                 w.HBox([controls["x"], controls["y"]])])
+    return w.VBox([ui, out])
