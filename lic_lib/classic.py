@@ -208,10 +208,15 @@ class HEVC(Codec):
         return (f"keyint=1:min-keyint=1:qp={qp}:aq-mode=0:psy-rd=0:"
                 "psy-rdoq=0:info=0:log-level=error")
 
+    #: x265 refuses pictures smaller than this; smaller ones are padded
+    #: (edge pixels repeated) and cropped after decoding.
+    MIN_SIDE = 16
+
     def encode(self, img: np.ndarray, p: int) -> bytes:
         h, w = img.shape[:2]
-        if h % 2 or w % 2 or h < 8 or w < 8:
-            raise ValueError(f"HEVC wrapper needs even sides ≥ 8, got {h}×{w}")
+        img = np.pad(img, ((0, max(0, self.MIN_SIDE - h)),
+                           (0, max(0, self.MIN_SIDE - w)), (0, 0)), "edge")
+        h, w = img.shape[:2]
         raw = rgb_to_ycbcr10(img).astype("<u2").tobytes()
         cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f",
                "rawvideo", "-pix_fmt", "yuv444p10le", "-s", f"{w}x{h}",
@@ -221,7 +226,7 @@ class HEVC(Codec):
         return _run(cmd, raw, "HEVC encoder")
 
     def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
-        h, w = shape
+        h, w = (max(s, self.MIN_SIDE) for s in shape)
         cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "hevc",
                "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv444p10le", "-"]
         out = _run(cmd, data, "HEVC decoder")
@@ -229,7 +234,7 @@ class HEVC(Codec):
         if planes.size != 3 * h * w:
             raise RuntimeError(f"HEVC decoder returned {planes.size} samples, "
                                f"expected {3 * h * w}")
-        return ycbcr10_to_rgb(planes.reshape(3, h, w))
+        return ycbcr10_to_rgb(planes.reshape(3, h, w))[:shape[0], :shape[1]]
 
 
 def _run(cmd: list[str], stdin: bytes, what: str) -> bytes:

@@ -66,7 +66,7 @@ def psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
 
 
 def _as_batch(img: np.ndarray | torch.Tensor) -> torch.Tensor:
-    a = to_uint8(img)
+    a = np.array(to_uint8(img))          # a writable copy for torch
     return torch.from_numpy(a).permute(2, 0, 1)[None].double() / 255.0
 
 
