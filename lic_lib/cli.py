@@ -5,6 +5,7 @@ Subcommands::
     lic anchors  [--dataset kodak] [--codecs jpeg,webp,...] [--force]
     lic bdrate   ANCHOR.json TEST.json [--metric psnr-rgb] [--method pchip]
     lic data     verify [NAME ...]  |  ood OUTDIR [-n 12]
+    lic train    --model mbt2018-mean --lmbda 0.0067 RUN_DIR [options]
 
 Errors the user can fix (missing data, unknown codec, curves that do not
 overlap) are printed as one line and exit with status 2, no traceback.
@@ -61,6 +62,46 @@ def _data_cmd(a: argparse.Namespace) -> None:
         print(f"wrote {len(lines)} images and SHA256SUMS to {out}")
 
 
+def _train(a: argparse.Namespace) -> None:
+    import dataclasses
+
+    from .train import TrainConfig, train
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(a).items()
+                         if k in fields and v is not None})
+    train(cfg, a.run_dir, stop_at=a.stop_at)
+
+
+def _add_train(sub) -> None:
+    import dataclasses
+
+    from .models import MODELS
+    from .train import TrainConfig
+    s = sub.add_parser("train", help="train (or resume) a model in RUN_DIR",
+                       description="Defaults are TrainConfig's; a run "
+                       "resumes from RUN_DIR/last.pt when it exists.")
+    s.add_argument("run_dir")
+    s.add_argument("--model", choices=list(MODELS))
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "model":
+            continue
+        kind = {"int": int, "float": float, "bool": _bool}.get(
+            str(f.type), str)
+        s.add_argument("--" + f.name.replace("_", "-"), dest=f.name,
+                       type=kind, help=f"default {f.default}")
+    s.add_argument("--stop-at", type=int,
+                   help="stop this call after that step (resume later)")
+    s.set_defaults(func=_train)
+
+
+def _bool(v: str) -> bool:
+    if v.lower() in ("1", "true", "yes", "on"):
+        return True
+    if v.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {v!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lic", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -89,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("outdir")
     o.add_argument("-n", type=int, default=12)
     s.set_defaults(func=_data_cmd)
+    _add_train(sub)
     return p
 
 

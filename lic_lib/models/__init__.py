@@ -1,0 +1,53 @@
+"""The learned codecs of the book, by CompressAI registry name.
+
+Introduced in the chapters {ref}`chap-vae-codec` and
+{ref}`chap-hyperprior`.  The baselines are CompressAI's own classes, used
+as they are, so their ``compress``/``decompress`` (and the AR model's real
+sequential decoder) are CompressAI's:
+
+=========================  ==============================================
+``bmshj2018-factorized``   factorized prior (Ballé et al. 2017)
+``bmshj2018-hyperprior``   scale hyperprior (Ballé et al. 2018)
+``mbt2018-mean``           mean-scale hyperprior (Minnen et al. 2018)
+``mbt2018``                joint autoregressive + hyperprior (Minnen 2018)
+=========================  ==============================================
+
+All models of the book share one width setting (N, M) so that RD
+differences come from the probability models, not from capacity.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+with warnings.catch_warnings():
+    # compressai → torch_geometric warns that torch.jit.script is deprecated
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*",
+                            category=FutureWarning)
+    from compressai.models import (CompressionModel, FactorizedPrior,
+                                   JointAutoregressiveHierarchicalPriors,
+                                   MeanScaleHyperprior, ScaleHyperprior)
+
+__all__ = ["MODELS", "build_model", "DEFAULT_N", "DEFAULT_M",
+           "CompressionModel"]
+
+#: Widths shared by every model of the book (see the VAE chapter for why).
+DEFAULT_N, DEFAULT_M = 64, 96
+
+MODELS: dict[str, type[CompressionModel]] = {
+    "bmshj2018-factorized": FactorizedPrior,
+    "bmshj2018-hyperprior": ScaleHyperprior,
+    "mbt2018-mean": MeanScaleHyperprior,
+    "mbt2018": JointAutoregressiveHierarchicalPriors,
+}
+
+
+def build_model(name: str, N: int = DEFAULT_N,
+                M: int = DEFAULT_M) -> CompressionModel:
+    """A freshly initialised model ``name`` with widths (N, M)."""
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of "
+                         f"{', '.join(MODELS)}") from None
+    return cls(N=N, M=M)

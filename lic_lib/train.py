@@ -1,0 +1,298 @@
+"""Rate–distortion training that survives interruptions.
+
+Introduced in the chapter {ref}`chap-vae-codec`; run it with ``lic train``.
+
+The recipe (every knob is a field of :class:`TrainConfig`):
+
+* loss λ·255²·MSE + bpp (CompressAI's ``RateDistortionLoss``) on random
+  crops of the training photos, plus the auxiliary loss that fits the
+  entropy bottleneck's quantiles (own Adam, CompressAI's split of the
+  parameters);
+* Adam, linear warm-up, learning rate ×0.1 at ``lr_drop`` of the run,
+  gradient clipping;
+* on a CPU, the four transforms (g_a, g_s, h_a, h_s) run under bfloat16
+  autocast in channels-last layout — 2.4× faster on this project's
+  AMX-capable CPU — while likelihoods and entropy models stay fp32;
+* an optional final phase (``finetune_iterations``) freezes the
+  transforms and trains the probability model on *rounded* latents, as
+  the encoder will code them, instead of on noisy ones.
+
+A run lives in a folder: ``last.pt`` (model, optimisers, step and RNG
+state, written every ``checkpoint_seconds`` and at the end, atomically) and
+``log.csv``.  Calling :func:`train` again on the same folder resumes
+exactly where it stopped; the batches drawn are the same as in an
+uninterrupted run, because all randomness comes from the saved torch RNG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+
+from .config import get_device
+from .data import RandomCrops, eval_images
+from .models import CompressionModel, build_model
+
+__all__ = ["TrainConfig", "train", "lr_at", "evaluate_likelihood_rd",
+           "bf16_transforms"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (saved in its checkpoint)."""
+
+    model: str = "mbt2018-mean"
+    lmbda: float = 0.0067          # RD trade-off: λ·255²·MSE + bpp
+    N: int = 64                    # channels of the transforms
+    M: int = 96                    # channels of the latent y
+    iterations: int = 40_000       # optimiser steps of the main phase
+    finetune_iterations: int = 0   # then: frozen transforms, rounded latents
+    batch_size: int = 8
+    crop: int = 128
+    lr: float = 1e-3
+    warmup: int = 200              # linear learning-rate warm-up (steps)
+    lr_drop: float = 0.7           # ×0.1 from this fraction of the run on
+    clip: float = 1.0              # gradient-norm clip
+    aux_lr: float = 1e-3
+    bf16: bool = True              # autocast the transforms (CPU only)
+    val_every: int = 2_000         # steps between validation rows in the log
+    val_images: int = 8            # CID22 val/ images used for validation
+    checkpoint_seconds: float = 300.0
+    seed: int = 0
+    init_from: str | None = None   # warm start: weights of another run
+
+    @property
+    def total(self) -> int:
+        return self.iterations + self.finetune_iterations
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate at ``step``: warm-up, plateau, ×0.1 drop (pure)."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    if step >= cfg.lr_drop * cfg.iterations:
+        return cfg.lr * 0.1
+    return cfg.lr
+
+
+_TRANSFORMS = ("g_a", "g_s", "h_a", "h_s")
+
+
+@contextlib.contextmanager
+def bf16_transforms(model: nn.Module, enabled: bool = True) -> Iterator[None]:
+    """Run the model's transforms under CPU bfloat16 autocast.
+
+    Only ``g_a``, ``g_s``, ``h_a`` and ``h_s`` are wrapped (their outputs
+    cast back to fp32), so the entropy models and likelihoods stay in fp32;
+    the wrapping is undone on exit and never touches the state dict.
+    """
+    wrapped = []
+    if enabled:
+        for name in _TRANSFORMS:
+            mod = getattr(model, name, None)
+            if mod is None:
+                continue
+
+            def forward(*args, _f=mod.forward, **kw):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return _f(*args, **kw).float()
+
+            mod.forward = forward
+            wrapped.append(mod)
+    try:
+        yield
+    finally:
+        for mod in wrapped:
+            del mod.forward                  # back to the class's forward
+
+
+def _split_params(model: nn.Module):
+    """CompressAI's rule: ``*.quantiles`` go to the aux optimiser."""
+    main, aux = [], []
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            (aux if n.endswith(".quantiles") else main).append(p)
+    return main, aux
+
+
+def _rd_loss(out: dict, x: torch.Tensor, lmbda: float) -> dict[str, torch.Tensor]:
+    n, _, h, w = x.shape
+    bpp = sum(torch.log2(l).sum() for l in out["likelihoods"].values())
+    bpp = -bpp / (n * h * w)
+    mse = torch.mean((out["x_hat"] - x) ** 2)
+    return {"loss": lmbda * 255 ** 2 * mse + bpp, "bpp": bpp, "mse": mse}
+
+
+def _finetune_mode(model: CompressionModel) -> None:
+    """Freeze g_a/g_s; entropy models see rounded latents (eval mode)."""
+    for name in ("g_a", "g_s"):
+        getattr(model, name).requires_grad_(False)
+    for m in model.modules():
+        if hasattr(m, "likelihood_lower_bound"):     # entropy models
+            m.eval()
+
+
+@torch.no_grad()
+def evaluate_likelihood_rd(model: CompressionModel,
+                           images: list[torch.Tensor]) -> dict[str, float]:
+    """Mean bpp (from likelihoods, rounded latents) and PSNR over images.
+
+    Images must have sides divisible by 64.  This is the *estimate* used to
+    monitor training; reported results always come from real bitstreams.
+    """
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    bpp, psnr = [], []
+    for x in images:
+        out = model(x[None])
+        n_px = x.shape[-1] * x.shape[-2]
+        bpp.append(float(sum(-torch.log2(l).sum()
+                             for l in out["likelihoods"].values()) / n_px))
+        mse = torch.mean((out["x_hat"].clamp(0, 1) - x[None]) ** 2)
+        psnr.append(float(10 * torch.log10(1 / mse)))
+    for m, training in modes.items():
+        m.train(training)
+    return {"bpp": sum(bpp) / len(bpp), "psnr": sum(psnr) / len(psnr)}
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
+          device: torch.device | None = None, stop_at: int | None = None,
+          log: Callable[[str], None] = print) -> CompressionModel:
+    """Train (or resume) the run in ``run_dir``; return the model.
+
+    ``stop_at`` ends this call after that step (checkpoint written), so a
+    long run can be done in pieces; calling again continues it.
+    """
+    from tqdm.auto import tqdm
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = device or get_device()
+    use_bf16 = cfg.bf16 and device.type == "cpu"
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, cfg.N, cfg.M).to(device)
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    main_p, aux_p = _split_params(model)
+    opt = torch.optim.Adam(main_p, lr=cfg.lr)
+    aux_opt = torch.optim.Adam(aux_p, lr=cfg.aux_lr)
+    step, elapsed = 0, 0.0
+
+    ckpt = run_dir / "last.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        if state["config"] != dataclasses.asdict(cfg):
+            raise ValueError(f"{ckpt} was written by another configuration; "
+                             "use a new folder or the same settings")
+        model.load_state_dict(state["model"])
+        step, elapsed = state["step"], state["elapsed"]
+        if step >= cfg.iterations:
+            _finetune_mode(model)
+        opt = _optimizer_like(model, opt, state["opt"], cfg)
+        aux_opt.load_state_dict(state["aux_opt"])
+        torch.set_rng_state(state["rng"])
+        log(f"resumed {run_dir} at step {step}")
+    elif cfg.init_from:
+        init = torch.load(cfg.init_from, map_location=device,
+                          weights_only=True)
+        model.load_state_dict(init["model"])
+        log(f"warm start from {cfg.init_from}")
+
+    crops = RandomCrops("train", crop=cfg.crop)
+    val = [torch.from_numpy(a).permute(2, 0, 1).float().div(255).to(device)
+           for _, a in eval_images("val", limit=cfg.val_images)]
+    log_path = run_dir / "log.csv"
+    new_log = not log_path.exists()
+    fields = ["step", "lr", "loss", "bpp", "mse", "psnr", "aux",
+              "val_bpp", "val_psnr", "elapsed_s"]
+    with open(log_path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        if new_log:
+            writer.writeheader()
+        last_save = time.monotonic()
+        bar = tqdm(total=cfg.total, initial=step, disable=not progress,
+                   desc=f"{cfg.model} λ={cfg.lmbda}")
+        model.train()
+        with bf16_transforms(model, use_bf16):
+            end = min(cfg.total, stop_at or cfg.total)
+            while step < end:
+                t0 = time.perf_counter()
+                if step == cfg.iterations and cfg.finetune_iterations:
+                    _finetune_mode(model)
+                    opt = torch.optim.Adam(_split_params(model)[0],
+                                           lr=cfg.lr * 0.1)
+                idx = torch.randint(len(crops), (cfg.batch_size,))
+                x = torch.stack([crops[int(i)] for i in idx]).to(device)
+                if device.type == "cpu":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(step, cfg) if step < cfg.iterations \
+                        else cfg.lr * 0.1
+                opt.zero_grad(set_to_none=True)
+                aux_opt.zero_grad(set_to_none=True)
+                terms = _rd_loss(model(x), x, cfg.lmbda)
+                terms["loss"].backward()
+                if cfg.clip:
+                    nn.utils.clip_grad_norm_(opt.param_groups[0]["params"],
+                                             cfg.clip)
+                opt.step()
+                aux = model.aux_loss()
+                aux.backward()
+                aux_opt.step()
+                step += 1
+                elapsed += time.perf_counter() - t0
+                bar.update(1)
+                row = None
+                terms = {k: v.detach() for k, v in terms.items()}
+                if step % 100 == 0 or step == cfg.total:
+                    mse = float(terms["mse"])
+                    row = {"step": step, "lr": opt.param_groups[0]["lr"],
+                           "loss": float(terms["loss"]),
+                           "bpp": float(terms["bpp"]), "mse": mse,
+                           "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
+                           "aux": float(aux.detach()), "elapsed_s": round(elapsed, 1)}
+                if step % cfg.val_every == 0 or step == cfg.total:
+                    v = evaluate_likelihood_rd(model, val)
+                    row = (row or {"step": step}) | {
+                        "val_bpp": v["bpp"], "val_psnr": v["psnr"]}
+                    bar.set_postfix(bpp=f"{v['bpp']:.3f}",
+                                    psnr=f"{v['psnr']:.2f}")
+                if row:
+                    writer.writerow(row)
+                    f.flush()
+                if (time.monotonic() - last_save > cfg.checkpoint_seconds
+                        or step == end):
+                    _save(ckpt, {"config": dataclasses.asdict(cfg),
+                                 "model": model.state_dict(),
+                                 "opt": opt.state_dict(),
+                                 "aux_opt": aux_opt.state_dict(),
+                                 "step": step, "elapsed": elapsed,
+                                 "rng": torch.get_rng_state()})
+                    last_save = time.monotonic()
+        bar.close()
+    return model
+
+
+def _optimizer_like(model, opt, state, cfg):
+    """The main optimiser for the phase a resumed run is in."""
+    main = _split_params(model)[0]
+    if len(main) != len(opt.param_groups[0]["params"]):
+        opt = torch.optim.Adam(main, lr=cfg.lr * 0.1)
+    opt.load_state_dict(state)
+    return opt

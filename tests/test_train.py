@@ -1,0 +1,45 @@
+import pytest
+import torch
+
+from lic_lib import config
+from lic_lib.train import TrainConfig, lr_at, train
+
+needs_train = pytest.mark.skipif(
+    not (config.data_dir() / "train").is_dir(),
+    reason="training photos not found under LIC_DATA_DIR")
+
+TINY = dict(model="mbt2018-mean", N=16, M=24, batch_size=2, crop=64,
+            iterations=4, finetune_iterations=2, warmup=2, val_every=3,
+            val_images=1, checkpoint_seconds=0)
+
+
+def test_lr_schedule():
+    cfg = TrainConfig(lr=1e-3, warmup=10, iterations=100, lr_drop=0.7)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(50, cfg) == 1e-3
+    assert lr_at(70, cfg) == pytest.approx(1e-4)
+
+
+@needs_train
+def test_resume_is_exact(tmp_path):
+    cfg = TrainConfig(**TINY)
+    a = train(cfg, tmp_path / "a", progress=False, log=lambda _: None)
+    train(cfg, tmp_path / "b", progress=False, stop_at=3, log=lambda _: None)
+    b = train(cfg, tmp_path / "b", progress=False, log=lambda _: None)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        torch.testing.assert_close(sa[k], sb[k], rtol=0, atol=0, msg=k)
+    rows = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("step,lr,loss")
+    # finetune phase froze the synthesis transform
+    assert not any(p.requires_grad for p in b.g_s.parameters())
+
+
+@needs_train
+def test_resume_refuses_other_config(tmp_path):
+    train(TrainConfig(**TINY), tmp_path, progress=False, stop_at=1,
+          log=lambda _: None)
+    with pytest.raises(ValueError, match="another configuration"):
+        train(TrainConfig(**{**TINY, "lmbda": 0.1}), tmp_path,
+              progress=False, log=lambda _: None)
