@@ -6,6 +6,9 @@ Subcommands::
     lic bdrate   ANCHOR.json TEST.json [--metric psnr-rgb] [--method pchip]
     lic data     verify [NAME ...]  |  ood OUTDIR [-n 12]
     lic train    --model mbt2018-mean --lmbda 0.0067 RUN_DIR [options]
+    lic export   RUN_DIR            (a finished run → data/checkpoints)
+    lic compress IN.png OUT.lic --model mbt2018-mean --quality 3
+    lic decompress IN.lic OUT.png
 
 Errors the user can fix (missing data, unknown codec, curves that do not
 overlap) are printed as one line and exit with status 2, no traceback.
@@ -19,11 +22,13 @@ from typing import Sequence
 
 from . import data as _data
 from .bdrate import METHODS, BDError, bd_psnr, bd_rate
+from .bitstream import BitstreamError
 from .classic import CODECS, CodecUnavailable
 from .metrics import rd_quality
 
 _USER_ERRORS = (_data.DatasetError, _data.ImageError, BDError,
-                CodecUnavailable, FileNotFoundError, ValueError)
+                BitstreamError, CodecUnavailable, FileNotFoundError,
+                ValueError)
 
 
 def _anchors(a: argparse.Namespace) -> None:
@@ -102,6 +107,48 @@ def _bool(v: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {v!r}")
 
 
+def _compress(a: argparse.Namespace) -> None:
+    from .codec import compress_file
+    r = compress_file(a.input, a.output, a.model, a.quality, a.device,
+                      log=lambda m: print(m, file=sys.stderr))
+    print(f"{a.output}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, "
+          f"encoded in {r['seconds']:.2f} s")
+
+
+def _decompress(a: argparse.Namespace) -> None:
+    from .codec import decompress_file
+    r = decompress_file(a.input, a.output, a.device)
+    print(f"{a.output}: {r['width']}×{r['height']}, decoded in "
+          f"{r['seconds']:.2f} s")
+
+
+def _export(a: argparse.Namespace) -> None:
+    from .checkpoints import export_run
+    print(f"wrote {export_run(a.run_dir, device=a.device_name)}")
+
+
+def _add_codec(sub) -> None:
+    from .models import MODELS
+    s = sub.add_parser("compress", help="image → .lic with a shipped model")
+    s.add_argument("input")
+    s.add_argument("output")
+    s.add_argument("--model", default="mbt2018-mean", choices=list(MODELS))
+    s.add_argument("--quality", type=int, default=3,
+                   help="1 (smallest) … 6 (best): the λ ladder")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=_compress)
+    s = sub.add_parser("decompress", help=".lic → PNG")
+    s.add_argument("input")
+    s.add_argument("output")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=_decompress)
+    s = sub.add_parser("export", help="finished run → data/checkpoints")
+    s.add_argument("run_dir")
+    s.add_argument("--device-name", help="where it was trained, if the "
+                   "run did not record it")
+    s.set_defaults(func=_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lic", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -131,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("-n", type=int, default=12)
     s.set_defaults(func=_data_cmd)
     _add_train(sub)
+    _add_codec(sub)
     return p
 
 

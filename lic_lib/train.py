@@ -31,6 +31,7 @@ import csv
 import dataclasses
 import math
 import os
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,10 +284,18 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
                                  "opt": opt.state_dict(),
                                  "aux_opt": aux_opt.state_dict(),
                                  "step": step, "elapsed": elapsed,
+                                 "device": _device_name(device),
                                  "rng": torch.get_rng_state()})
                     last_save = time.monotonic()
         bar.close()
     return model
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, " \
+        f"{torch.get_num_threads()} threads)"
 
 
 def _optimizer_like(model, opt, state, cfg):

@@ -1,0 +1,114 @@
+"""The ``.lic`` file format: a checked header, then the entropy-coded strings.
+
+Introduced in the chapter {ref}`chap-vae-codec`.
+
+Layout (big-endian)::
+
+    offset  size  field
+    0       4     magic  b"LIC\\x89"
+    4       1     format version (1)
+    5       1     model id (MODEL_IDS)
+    6       1     profile id (0: the model has no profiles)
+    7       1     λ index in the shipped ladder (255: not from the ladder)
+    8       4     image height  } the size of the original image; the codec
+    12      4     image width   } pads to its multiple and crops back
+    16      2+2   latent shape that ``decompress`` needs (h, w)
+    20      4     checkpoint tag: first 4 bytes of the weights' SHA-256
+    24      1     number of strings n (1 ≤ n ≤ 16)
+    25      4·n   length of each string in bytes
+    25+4n   4     CRC-32 of every byte of the file except these four
+    29+4n   ...   the strings, back to back
+
+Everything is checked before a single symbol is entropy-decoded: magic,
+version, known ids, sizes, that the lengths add up to exactly the bytes
+present, and the CRC.  Any failure raises :class:`BitstreamError`, the one
+exception decoding can raise for a bad file.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+__all__ = ["BitstreamError", "Header", "pack", "unpack", "MODEL_IDS",
+           "MAGIC", "VERSION", "MAX_SIDE"]
+
+MAGIC = b"LIC\x89"
+VERSION = 1
+MAX_SIDE = 1 << 16          # larger images are rejected (and would be slow)
+_MAX_STRINGS = 16
+_FIXED = struct.Struct(">4sBBBBIIHH4sB")
+
+#: Stable ids: never renumber, only append.
+MODEL_IDS = {"bmshj2018-factorized": 1, "bmshj2018-hyperprior": 2,
+             "mbt2018-mean": 3, "mbt2018": 4}
+_NAMES = {v: k for k, v in MODEL_IDS.items()}
+
+
+class BitstreamError(ValueError):
+    """A file that is not a valid ``.lic`` bitstream (or not for this model)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    model: str
+    height: int
+    width: int
+    latent_shape: tuple[int, int]
+    tag: bytes = b"\0\0\0\0"
+    profile: int = 0
+    lambda_index: int = 255
+
+
+def pack(h: Header, strings: list[bytes]) -> bytes:
+    """The bytes of a ``.lic`` file holding ``strings`` under header ``h``."""
+    if h.model not in MODEL_IDS:
+        raise ValueError(f"model {h.model!r} has no bitstream id")
+    if not (0 < h.height < MAX_SIDE and 0 < h.width < MAX_SIDE):
+        raise ValueError(f"image size {h.height}×{h.width} out of range")
+    if not 1 <= len(strings) <= _MAX_STRINGS or len(h.tag) != 4:
+        raise ValueError("need 1–16 strings and a 4-byte tag")
+    head = _FIXED.pack(MAGIC, VERSION, MODEL_IDS[h.model], h.profile,
+                       h.lambda_index, h.height, h.width, *h.latent_shape,
+                       h.tag, len(strings))
+    head += struct.pack(f">{len(strings)}I", *map(len, strings))
+    payload = b"".join(strings)
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    return head + struct.pack(">I", crc) + payload
+
+
+def unpack(data: bytes) -> tuple[Header, list[bytes]]:
+    """Parse and check a ``.lic`` file; raise :class:`BitstreamError`."""
+    if len(data) < _FIXED.size:
+        raise BitstreamError(f"file too short for a header ({len(data)} "
+                             "bytes): truncated or not a .lic file")
+    (magic, version, model_id, profile, lam, height, width, lh, lw, tag,
+     n) = _FIXED.unpack_from(data)
+    if magic != MAGIC:
+        raise BitstreamError("not a .lic file (wrong magic bytes)")
+    if version != VERSION:
+        raise BitstreamError(f"format version {version} is not supported "
+                             f"(this decoder reads version {VERSION})")
+    if model_id not in _NAMES:
+        raise BitstreamError(f"unknown model id {model_id}")
+    if not (0 < height < MAX_SIDE and 0 < width < MAX_SIDE and lh and lw):
+        raise BitstreamError(f"invalid sizes {height}×{width} / {lh}×{lw}")
+    if not 1 <= n <= _MAX_STRINGS:
+        raise BitstreamError(f"invalid number of strings {n}")
+    off = _FIXED.size + 4 * n + 4
+    if len(data) < off:
+        raise BitstreamError("truncated header")
+    lengths = struct.unpack_from(f">{n}I", data, _FIXED.size)
+    (crc,) = struct.unpack_from(">I", data, off - 4)
+    if off + sum(lengths) != len(data):
+        raise BitstreamError(f"file has {len(data)} bytes, header announces "
+                             f"{off + sum(lengths)}: truncated or padded")
+    if zlib.crc32(data[off:], zlib.crc32(data[:off - 4])) != crc:
+        raise BitstreamError("CRC mismatch: the file is corrupted")
+    strings, pos = [], off
+    for length in lengths:
+        strings.append(bytes(data[pos:pos + length]))
+        pos += length
+    return Header(_NAMES[model_id], height, width, (lh, lw), bytes(tag),
+                  profile, lam), strings

@@ -1,0 +1,109 @@
+"""Shipped checkpoints: fp16 weights, a SHA-256 and a JSON record each.
+
+Introduced in the chapter {ref}`chap-vae-codec`.
+
+``data/checkpoints/<model>/<λ>.pt`` holds the trained weights in fp16
+without the entropy coder's CDF tables (they are rebuilt by ``update()``
+on load, so files stay small); ``<λ>.json`` beside it records the
+training run (λ, widths, iterations, crops, wall time, device, commit) and
+the file's SHA-256, which :func:`load_checkpoint` verifies before
+``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import DATA
+from .data import sha256
+from .models import CompressionModel, build_model
+from .results import provenance
+
+__all__ = ["CHECKPOINTS", "LAMBDAS", "export_run", "load_checkpoint",
+           "checkpoint_path", "CheckpointError"]
+
+CHECKPOINTS = DATA / "checkpoints"
+#: The λ ladder shared by every model; quality q ∈ 1..6 is LAMBDAS[q - 1].
+LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)
+_REBUILT = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+
+
+class CheckpointError(FileNotFoundError):
+    """A shipped checkpoint is missing or does not match its SHA-256."""
+
+
+def checkpoint_path(model: str, lmbda: float, root: Path | None = None
+                    ) -> Path:
+    return (root or CHECKPOINTS) / model / f"{lmbda:g}.pt"
+
+
+def export_run(run_dir: str | Path, root: Path | None = None,
+               device: str | None = None) -> Path:
+    """Write the run's final weights as a shipped fp16 checkpoint."""
+    run_dir = Path(run_dir)
+    state = torch.load(run_dir / "last.pt", map_location="cpu",
+                       weights_only=True)
+    cfg = state["config"]
+    if state["step"] < cfg["iterations"] + cfg["finetune_iterations"]:
+        raise ValueError(f"{run_dir} is unfinished (step {state['step']})")
+    weights = {k: v.half() if v.is_floating_point() else v
+               for k, v in state["model"].items()
+               if not k.endswith(_REBUILT)}
+    path = checkpoint_path(cfg["model"], cfg["lmbda"], root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(weights, path)
+    last_val = _last_validation(run_dir / "log.csv")
+    record = {"model": cfg["model"], "lmbda": cfg["lmbda"], "N": cfg["N"],
+              "M": cfg["M"], "iterations": cfg["iterations"],
+              "finetune_iterations": cfg["finetune_iterations"],
+              "crops": f"{cfg['batch_size']}×{cfg['crop']}² per step",
+              "wall_time_s": round(state["elapsed"], 1),
+              "device": device or state.get("device", "unknown"),
+              "sha256": sha256(path), "bytes": path.stat().st_size,
+              "validation": last_val, "train_config": cfg,
+              **{k: v for k, v in provenance("train", 187).items()
+                 if k in ("commit", "date", "dataset_sha256sums")}}
+    path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def _last_validation(log: Path) -> dict:
+    import csv
+    with open(log, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val_bpp")]
+    if not rows:
+        return {}
+    r = rows[-1]
+    return {"step": int(r["step"]), "bpp_estimate": float(r["val_bpp"]),
+            "psnr": float(r["val_psnr"]), "images": "CID22 val/ (first 8)"}
+
+
+def load_checkpoint(model: str, lmbda: float, device: torch.device | str
+                    = "cpu", root: Path | None = None
+                    ) -> tuple[CompressionModel, dict]:
+    """The shipped model ``model`` at ``lmbda``, ready to code, + record."""
+    path = checkpoint_path(model, lmbda, root)
+    meta = path.with_suffix(".json")
+    if not path.exists() or not meta.exists():
+        raise CheckpointError(f"no shipped checkpoint {path} (with its "
+                              ".json); train one with `lic train` and "
+                              "export it")
+    record = json.loads(meta.read_text())
+    if sha256(path) != record["sha256"]:
+        raise CheckpointError(f"{path} does not match the SHA-256 in {meta}")
+    weights = torch.load(path, map_location="cpu", weights_only=True)
+    net = build_model(model, record["N"], record["M"])
+    missing, unexpected = nn.Module.load_state_dict(
+        net, {k: v.float() if v.is_floating_point() else v
+              for k, v in weights.items()}, strict=False)
+    bad = [k for k in missing if not k.endswith(_REBUILT)] + unexpected
+    if bad:
+        raise CheckpointError(f"{path} does not fit {model} "
+                              f"N={record['N']} M={record['M']}: {bad[:3]}")
+    net = net.to(device).eval()
+    net.update(force=True)
+    return net, record

@@ -1,0 +1,103 @@
+"""`lic compress` / `lic decompress` with a tiny trained checkpoint."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lic_lib import checkpoints, cli, config
+from lic_lib.codec import decode_image
+from lic_lib.train import TrainConfig, train
+
+pytestmark = pytest.mark.skipif(
+    not (config.data_dir() / "train").is_dir(),
+    reason="training photos not found under LIC_DATA_DIR")
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """A 2-step mean-scale run exported as the quality-3 checkpoint."""
+    root = tmp_path_factory.mktemp("ckpt")
+    run = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(model="mbt2018-mean", lmbda=checkpoints.LAMBDAS[2],
+                      N=16, M=24, iterations=2, batch_size=2, crop=64,
+                      val_images=1, val_every=2)
+    train(cfg, run, progress=False, log=lambda _: None)
+    checkpoints.export_run(run, root=root)
+    return root
+
+
+@pytest.fixture
+def ckpt(shipped, monkeypatch):
+    monkeypatch.setattr(checkpoints, "CHECKPOINTS", shipped)
+    return shipped
+
+
+@pytest.fixture
+def png(tmp_path):
+    rng = np.random.default_rng(0)
+    p = tmp_path / "in.png"
+    Image.fromarray(rng.integers(0, 256, (37, 53, 3)).astype(np.uint8)).save(p)
+    return p
+
+
+def test_export_record_and_load(ckpt):
+    model, rec = checkpoints.load_checkpoint("mbt2018-mean", 0.0067)
+    assert rec["N"] == 16 and rec["iterations"] == 2
+    path = checkpoints.checkpoint_path("mbt2018-mean", 0.0067)
+    import torch
+    stored = torch.load(path, weights_only=True)
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} \
+        == {torch.float16}
+    assert not any("_quantized_cdf" in k for k in stored)   # rebuilt on load
+    assert model.g_a[0].weight.dtype == torch.float32
+    assert rec["sha256"] and rec["bytes"] == path.stat().st_size
+
+
+def test_compress_decompress_round_trip(ckpt, png, tmp_path, capsys):
+    lic, out = tmp_path / "x.lic", tmp_path / "out.png"
+    assert cli.main(["compress", str(png), str(lic), "--quality", "3"]) == 0
+    assert "bpp" in capsys.readouterr().out
+    assert cli.main(["decompress", str(lic), str(out)]) == 0
+    got = np.asarray(Image.open(out))
+    model, rec = checkpoints.load_checkpoint("mbt2018-mean", 0.0067)
+    ref = decode_image(model, lic.read_bytes(), "mbt2018-mean")
+    assert got.shape == (37, 53, 3) and np.array_equal(got, ref)
+
+
+def test_greyscale_input_is_converted_with_a_note(ckpt, tmp_path, capsys):
+    p = tmp_path / "grey.png"
+    Image.fromarray(np.full((20, 30), 128, np.uint8)).save(p)
+    assert cli.main(["compress", str(p), str(tmp_path / "g.lic")]) == 0
+    assert "is L; coded as 8-bit RGB" in capsys.readouterr().err
+
+
+def test_failures_leave_nothing_behind(ckpt, png, tmp_path, capsys):
+    before = png.read_bytes()
+    assert cli.main(["compress", str(png), str(png)]) == 2
+    assert "overwrite the input" in capsys.readouterr().err
+    assert png.read_bytes() == before
+    bad = tmp_path / "bad.lic"
+    bad.write_bytes(b"LIC\x89" + bytes(40))
+    out = tmp_path / "never.png"
+    assert cli.main(["decompress", str(bad), str(out)]) == 2
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+    txt = tmp_path / "notes.txt"
+    txt.write_text("not an image")
+    assert cli.main(["compress", str(txt), str(tmp_path / "n.lic")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert not (tmp_path / "n.lic").exists()
+
+
+def test_missing_or_tampered_checkpoint(ckpt, png, tmp_path, capsys):
+    assert cli.main(["compress", str(png), str(tmp_path / "a.lic"),
+                     "--quality", "1"]) == 2
+    assert "no shipped checkpoint" in capsys.readouterr().err
+    path = checkpoints.checkpoint_path("mbt2018-mean", 0.0067)
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        assert cli.main(["compress", str(png), str(tmp_path / "b.lic")]) == 2
+        assert "SHA-256" in capsys.readouterr().err
+    finally:
+        path.write_bytes(original)
