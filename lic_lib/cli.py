@@ -7,6 +7,7 @@ Subcommands::
     lic data     verify [NAME ...]  |  ood OUTDIR [-n 12]
     lic train    --model mbt2018-mean --lmbda 0.0067 RUN_DIR [options]
     lic export   RUN_DIR            (a finished run → data/checkpoints)
+    lic ladder   --model mbt2018-mean   (every λ, resumable, exported)
     lic compress IN.png OUT.lic --model mbt2018-mean --quality 3
     lic decompress IN.lic OUT.png
 
@@ -127,6 +128,11 @@ def _export(a: argparse.Namespace) -> None:
     print(f"wrote {export_run(a.run_dir, device=a.device_name)}")
 
 
+def _ladder(a: argparse.Namespace) -> None:
+    from .train import train_ladder
+    train_ladder(a.model, a.root)
+
+
 def _add_codec(sub) -> None:
     from .models import MODELS
     s = sub.add_parser("compress", help="image → .lic with a shipped model")
@@ -147,6 +153,10 @@ def _add_codec(sub) -> None:
     s.add_argument("--device-name", help="where it was trained, if the "
                    "run did not record it")
     s.set_defaults(func=_export)
+    s = sub.add_parser("ladder", help="train and export every λ of a model")
+    s.add_argument("--model", default="mbt2018-mean", choices=list(MODELS))
+    s.add_argument("--root", default="runs", help="folder of the runs")
+    s.set_defaults(func=_ladder)
 
 
 def build_parser() -> argparse.ArgumentParser:

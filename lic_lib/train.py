@@ -45,7 +45,7 @@ from .data import RandomCrops, eval_images
 from .models import CompressionModel, build_model
 
 __all__ = ["TrainConfig", "train", "lr_at", "evaluate_likelihood_rd",
-           "bf16_transforms"]
+           "bf16_transforms", "ladder_plan", "train_ladder"]
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
     elif cfg.init_from:
         init = torch.load(cfg.init_from, map_location=device,
                           weights_only=True)
-        model.load_state_dict(init["model"])
+        # a run's last.pt, or a shipped fp16 checkpoint (no CDF tables)
+        weights = {k: v.float() if v.is_floating_point() else v
+                   for k, v in init.get("model", init).items()}
+        nn.Module.load_state_dict(model, weights, strict=False)
         log(f"warm start from {cfg.init_from}")
 
     crops = RandomCrops("train", crop=cfg.crop)
@@ -305,3 +308,46 @@ def _optimizer_like(model, opt, state, cfg):
         opt = torch.optim.Adam(main, lr=cfg.lr * 0.1)
     opt.load_state_dict(state)
     return opt
+
+
+#: The λ ladder is trained outwards from its middle: the main λ from
+#: scratch, each other λ warm-started from its trained neighbour.
+MAIN_LAMBDA = 0.0067
+_NEIGHBOUR = {0.0035: 0.0067, 0.013: 0.0067, 0.0018: 0.0035,
+              0.025: 0.013, 0.0483: 0.025}
+
+
+def ladder_plan(model: str, root: str | Path = "runs", main_iterations:
+                int = 40_000, main_finetune: int = 4_000, iterations: int =
+                8_000, finetune: int = 2_000, **overrides
+                ) -> list[tuple[TrainConfig, Path]]:
+    """(config, run folder) for every λ of the ladder, in training order."""
+    root = Path(root) / model
+    plan = [(TrainConfig(model=model, lmbda=MAIN_LAMBDA,
+                         iterations=main_iterations,
+                         finetune_iterations=main_finetune, **overrides),
+             root / f"{MAIN_LAMBDA:g}")]
+    for lam, parent in _NEIGHBOUR.items():
+        plan.append((TrainConfig(
+            model=model, lmbda=lam, iterations=iterations,
+            finetune_iterations=finetune, warmup=0,
+            init_from=str(root / f"{parent:g}" / "last.pt"), **overrides),
+            root / f"{lam:g}"))
+    return plan
+
+
+def train_ladder(model: str, root: str | Path = "runs",
+                 progress: bool = True, log: Callable[[str], None] = print,
+                 **plan_kw) -> list[Path]:
+    """Train every λ of ``model`` (resuming) and export each when done."""
+    from .checkpoints import export_run
+
+    exported = []
+    for cfg, run_dir in ladder_plan(model, root, **plan_kw):
+        done = run_dir / "last.pt"
+        if not (done.exists() and torch.load(done, weights_only=True)[
+                "step"] >= cfg.total):
+            train(cfg, run_dir, progress=progress, log=log)
+        exported.append(export_run(run_dir))
+        log(f"exported {exported[-1]}")
+    return exported

@@ -101,3 +101,18 @@ def test_missing_or_tampered_checkpoint(ckpt, png, tmp_path, capsys):
         assert "SHA-256" in capsys.readouterr().err
     finally:
         path.write_bytes(original)
+
+
+def test_evaluate_model_from_real_bytes(ckpt):
+    from lic_lib.evaluate import evaluate_model, shipped_lambdas
+    assert shipped_lambdas("mbt2018-mean") == [0.0067]
+    d = evaluate_model("mbt2018-mean", "kodak", limit=1, save=False,
+                       log=lambda _: None)
+    r = d["results"]
+    assert r["lmbda"] == [0.0067] and d["meta"]["images"] == 1
+    # the file costs what the likelihoods predict, plus the header (37 B
+    # here) and the coder's flush: a few bytes per string
+    to_bytes = 768 * 512 / 8
+    extra = (r["bpp"][0] - r["bpp_estimate"][0]) * to_bytes
+    assert 37 <= extra < 37 + 40 + 0.02 * r["bpp_estimate"][0] * to_bytes
+    assert 5 < r["psnr-rgb"][0] < 60
