@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
 import math
 import os
 import platform
@@ -45,7 +46,8 @@ from .data import RandomCrops, eval_images
 from .models import CompressionModel, build_model
 
 __all__ = ["TrainConfig", "train", "lr_at", "evaluate_likelihood_rd",
-           "bf16_transforms", "ladder_plan", "train_ladder"]
+           "bf16_transforms", "ste_quantization", "ladder_plan",
+           "train_ladder"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class TrainConfig:
     checkpoint_seconds: float = 300.0
     seed: int = 0
     init_from: str | None = None   # warm start: weights of another run
+    quantizer: str = "noise"       # or "ste": rounding, straight-through
 
     @property
     def total(self) -> int:
@@ -115,6 +118,38 @@ def bf16_transforms(model: nn.Module, enabled: bool = True) -> Iterator[None]:
     finally:
         for mod in wrapped:
             del mod.forward                  # back to the class's forward
+
+
+def _ste_quantize(inputs, mode, means=None, _original=None):
+    if mode != "noise":
+        return _original(inputs, mode, means)
+    r = inputs if means is None else inputs - means
+    r = r + (torch.round(r) - r).detach()          # round, gradient 1
+    return r if means is None else r + means
+
+
+@contextlib.contextmanager
+def ste_quantization(model: nn.Module, enabled: bool = True
+                     ) -> Iterator[None]:
+    """Train with real rounding and straight-through gradients.
+
+    Where CompressAI's entropy models add uniform noise in training mode,
+    they round instead; the gradient passes through the rounding as if it
+    were the identity.  Rate and distortion then see the values the coder
+    will code.
+    """
+    patched = []
+    if enabled:
+        for m in model.modules():
+            if hasattr(m, "likelihood_lower_bound"):       # entropy models
+                m.quantize = functools.partial(_ste_quantize,
+                                               _original=m.quantize)
+                patched.append(m)
+    try:
+        yield
+    finally:
+        for m in patched:
+            del m.quantize
 
 
 def _split_params(model: nn.Module):
@@ -186,6 +221,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
     run_dir.mkdir(parents=True, exist_ok=True)
     device = device or get_device()
     use_bf16 = cfg.bf16 and device.type == "cpu"
+    if cfg.quantizer not in ("noise", "ste"):
+        raise ValueError(f"quantizer must be 'noise' or 'ste', got "
+                         f"{cfg.quantizer!r}")
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, cfg.N, cfg.M).to(device)
     if device.type == "cpu":
@@ -198,7 +236,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
     ckpt = run_dir / "last.pt"
     if ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=True)
-        if state["config"] != dataclasses.asdict(cfg):
+        default = dataclasses.asdict(TrainConfig())
+        if any(state["config"].get(k, default[k]) != v
+               for k, v in dataclasses.asdict(cfg).items()):
             raise ValueError(f"{ckpt} was written by another configuration; "
                              "use a new folder or the same settings")
         model.load_state_dict(state["model"])
@@ -233,7 +273,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
         bar = tqdm(total=cfg.total, initial=step, disable=not progress,
                    desc=f"{cfg.model} λ={cfg.lmbda}")
         model.train()
-        with bf16_transforms(model, use_bf16):
+        with bf16_transforms(model, use_bf16), \
+                ste_quantization(model, cfg.quantizer == "ste"):
             end = min(cfg.total, stop_at or cfg.total)
             while step < end:
                 t0 = time.perf_counter()

@@ -43,3 +43,20 @@ def test_resume_refuses_other_config(tmp_path):
     with pytest.raises(ValueError, match="another configuration"):
         train(TrainConfig(**{**TINY, "lmbda": 0.1}), tmp_path,
               progress=False, log=lambda _: None)
+
+
+def test_ste_quantization_rounds_with_identity_gradient():
+    from lic_lib.models import build_model
+    from lic_lib.train import ste_quantization
+    torch.manual_seed(0)
+    m = build_model("mbt2018-mean", N=16, M=24).train()
+    gc = m.gaussian_conditional
+    y = torch.randn(1, 24, 4, 4, requires_grad=True)
+    mu = torch.randn(1, 24, 4, 4)
+    with ste_quantization(m):
+        q = gc.quantize(y, "noise", mu)
+        assert torch.equal(q, torch.round(y - mu) + mu)
+        q.sum().backward()
+        assert torch.equal(y.grad, torch.ones_like(y))
+    noisy = gc.quantize(y, "noise", mu)            # patch removed
+    assert not torch.equal(noisy, torch.round(y - mu) + mu)
