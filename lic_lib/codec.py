@@ -25,7 +25,7 @@ from .bitstream import BitstreamError, Header, pack, unpack
 from .models import CompressionModel
 
 __all__ = ["encode_image", "decode_image", "latent_shape", "pad_to",
-           "compress_file", "decompress_file"]
+           "image_tensor", "compress_file", "decompress_file"]
 
 
 def _factor(model: CompressionModel) -> int:
@@ -53,8 +53,10 @@ def pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode="replicate")
 
 
-def _to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[
+def image_tensor(img: np.ndarray, device: torch.device | str = "cpu"
+                 ) -> torch.Tensor:
+    """H×W×3 uint8 → 1×3×H×W float in [0, 1] on ``device``."""
+    return torch.from_numpy(np.array(img)).permute(2, 0, 1)[  # a copy
         None].float().div(255).to(device)
 
 
@@ -68,7 +70,7 @@ def encode_image(model: CompressionModel, img: np.ndarray, model_name: str,
                          f"{img.dtype}")
     h, w = img.shape[:2]
     device = next(model.parameters()).device
-    x = pad_to(_to_tensor(img, device), _factor(model))
+    x = pad_to(image_tensor(img, device), _factor(model))
     out = model.compress(x)
     strings = [s[0] for s in out["strings"]]          # batch of one
     header = Header(model_name, h, w, tuple(int(v) for v in out["shape"]),

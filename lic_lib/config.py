@@ -53,6 +53,8 @@ class Profile:
         recompute: recompute results that are otherwise loaded from
             ``data/results`` (only ``full``).
         progress: show tqdm progress bars (off where output is rendered).
+        train_steps: optimiser steps of the small models chapters train
+            live (the shipped models are trained separately).
     """
 
     name: str
@@ -60,15 +62,16 @@ class Profile:
     max_side: int | None
     recompute: bool
     progress: bool
+    train_steps: int
 
 
 PROFILES = {
     "ci": Profile("ci", eval_images=2, max_side=256, recompute=False,
-                  progress=False),
+                  progress=False, train_steps=60),
     "book": Profile("book", eval_images=4, max_side=None, recompute=False,
-                    progress=False),
+                    progress=False, train_steps=1500),
     "full": Profile("full", eval_images=None, max_side=None, recompute=True,
-                    progress=True),
+                    progress=True, train_steps=5000),
 }
 
 

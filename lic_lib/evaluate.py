@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .checkpoints import LAMBDAS, checkpoint_path, load_checkpoint
-from .codec import decode_image, encode_image, pad_to
+from .codec import decode_image, encode_image, image_tensor, pad_to
 from .data import eval_images
 from .metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
 from .results import provenance, result_path, save_rd
@@ -36,8 +36,8 @@ def shipped_lambdas(model: str) -> list[float]:
 def estimated_bpp(model, img: np.ndarray) -> float:
     """Rate the model's likelihoods predict for ``img`` (no coding)."""
     device = next(model.parameters()).device
-    x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255)
-    out = model(pad_to(x.to(device), int(model.downsampling_factor)))
+    x = image_tensor(img, device)
+    out = model(pad_to(x, int(model.downsampling_factor)))
     bits = sum(-torch.log2(v).sum() for v in out["likelihoods"].values())
     return float(bits) / (img.shape[0] * img.shape[1])
 

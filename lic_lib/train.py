@@ -68,6 +68,7 @@ class TrainConfig:
     clip: float = 1.0              # gradient-norm clip
     aux_lr: float = 1e-3
     bf16: bool = True              # autocast the transforms (CPU only)
+    log_every: int = 100           # steps between training rows in the log
     val_every: int = 2_000         # steps between validation rows in the log
     val_images: int = 8            # CID22 val/ images used for validation
     checkpoint_seconds: float = 300.0
@@ -305,7 +306,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
                 bar.update(1)
                 row = None
                 terms = {k: v.detach() for k, v in terms.items()}
-                if step % 100 == 0 or step == cfg.total:
+                if step % cfg.log_every == 0 or step == cfg.total:
                     mse = float(terms["mse"])
                     row = {"step": step, "lr": opt.param_groups[0]["lr"],
                            "loss": float(terms["loss"]),
