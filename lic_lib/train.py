@@ -208,132 +208,215 @@ def _save(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, device) — initialises torch.distributed under
+    ``torchrun`` (one process per GPU, or gloo processes on a CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    return dist.get_rank(), world, device
+
+
+def _rng_states(world: int) -> list[torch.Tensor]:
+    """Every rank's torch RNG state (so a resumed run draws the same)."""
+    state = torch.get_rng_state()
+    if world == 1:
+        return [state]
+    import torch.distributed as dist
+    states = [None] * world
+    dist.all_gather_object(states, state)
+    return states
+
+
+class _Run:
+    """One training run: model, optimisers, data and the run folder."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path,
+                 device: torch.device, log: Callable[[str], None]):
+        if cfg.quantizer not in ("noise", "ste"):
+            raise ValueError(f"quantizer must be 'noise' or 'ste', got "
+                             f"{cfg.quantizer!r}")
+        self.cfg, self.run_dir, self.log = cfg, run_dir, log
+        self.rank, self.world, self.device = _distributed(device)
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg.model, cfg.N, cfg.M).to(self.device)
+        if self.device.type == "cpu":
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model                     # the bare model, never DDP
+        main_p, aux_p = _split_params(model)
+        self.opt = torch.optim.Adam(main_p, lr=cfg.lr)
+        self.aux_opt = torch.optim.Adam(aux_p, lr=cfg.aux_lr)
+        self.step, self.elapsed = 0, 0.0
+        self.ckpt = run_dir / "last.pt"
+        if self.ckpt.exists():
+            self._resume()
+        elif cfg.init_from:
+            init = torch.load(cfg.init_from, map_location=self.device,
+                              weights_only=True)
+            # a run's last.pt, or a shipped fp16 checkpoint (no CDF tables)
+            weights = {k: v.float() if v.is_floating_point() else v
+                       for k, v in init.get("model", init).items()}
+            nn.Module.load_state_dict(model, weights, strict=False)
+            log(f"warm start from {cfg.init_from}")
+        if self.world > 1 and not self.ckpt.exists():
+            torch.manual_seed(cfg.seed + 1 + self.rank)   # own crops/rank
+        self.crops = RandomCrops("train", crop=cfg.crop)
+        self.val = [torch.from_numpy(a).permute(2, 0, 1).float().div(255)
+                    .to(self.device)
+                    for _, a in eval_images("val", limit=cfg.val_images)]
+        self.forward = self._wrap(model)
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        if self.world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        # the quantiles take no part in the RD loss, only in aux_loss, whose
+        # gradient is the same on every rank: keep them out of the reducer
+        DDP._set_params_and_buffers_to_ignore_for_model(
+            model, [n for n, _ in model.named_parameters()
+                    if n.endswith(".quantiles")])
+        return DDP(model, device_ids=ids)
+
+    def _resume(self) -> None:
+        state = torch.load(self.ckpt, map_location=self.device,
+                           weights_only=True)
+        default = dataclasses.asdict(TrainConfig())
+        if any(state["config"].get(k, default[k]) != v
+               for k, v in dataclasses.asdict(self.cfg).items()):
+            raise ValueError(f"{self.ckpt} was written by another "
+                             "configuration; use a new folder or the same "
+                             "settings")
+        self.model.load_state_dict(state["model"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        if self.step >= self.cfg.iterations:
+            _finetune_mode(self.model)
+        self.opt = _optimizer_like(self.model, self.opt, state["opt"],
+                                   self.cfg)
+        self.aux_opt.load_state_dict(state["aux_opt"])
+        rng = state["rng"]
+        rng = rng if isinstance(rng, torch.Tensor) else rng[self.rank]
+        torch.set_rng_state(rng)
+        self.log(f"resumed {self.run_dir} at step {self.step}")
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One optimiser step of the RD loss and one of the aux loss."""
+        cfg = self.cfg
+        if self.step == cfg.iterations and cfg.finetune_iterations:
+            _finetune_mode(self.model)
+            self.opt = torch.optim.Adam(_split_params(self.model)[0],
+                                        lr=cfg.lr * 0.1)
+            self.forward = self._wrap(self.model)   # fewer trainable params
+        idx = torch.randint(len(self.crops), (cfg.batch_size,))
+        x = torch.stack([self.crops[int(i)] for i in idx]).to(self.device)
+        if self.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        for g in self.opt.param_groups:
+            g["lr"] = lr_at(self.step, cfg) if self.step < cfg.iterations \
+                else cfg.lr * 0.1
+        self.opt.zero_grad(set_to_none=True)
+        self.aux_opt.zero_grad(set_to_none=True)
+        terms = _rd_loss(self.forward(x), x, cfg.lmbda)
+        terms["loss"].backward()
+        if cfg.clip:
+            nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"],
+                                     cfg.clip)
+        self.opt.step()
+        aux = self.model.aux_loss()
+        aux.backward()
+        self.aux_opt.step()
+        self.step += 1
+        terms = {k: v.detach() for k, v in terms.items()}
+        terms["aux"] = aux.detach()
+        return terms
+
+    def save(self) -> None:
+        rng = _rng_states(self.world)
+        if self.rank == 0:
+            _save(self.ckpt, {"config": dataclasses.asdict(self.cfg),
+                              "model": self.model.state_dict(),
+                              "opt": self.opt.state_dict(),
+                              "aux_opt": self.aux_opt.state_dict(),
+                              "step": self.step, "elapsed": self.elapsed,
+                              "device": _device_name(self.device),
+                              "world_size": self.world,
+                              "rng": rng[0] if self.world == 1 else rng})
+
+
 def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
           device: torch.device | None = None, stop_at: int | None = None,
           log: Callable[[str], None] = print) -> CompressionModel:
     """Train (or resume) the run in ``run_dir``; return the model.
 
     ``stop_at`` ends this call after that step (checkpoint written), so a
-    long run can be done in pieces; calling again continues it.
+    long run can be done in pieces; calling again continues it.  Under
+    ``torchrun`` every process trains on its own crops (the batch size is
+    per process) with DistributedDataParallel; rank 0 writes the log and
+    the checkpoint.
     """
     from tqdm.auto import tqdm
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    device = device or get_device()
-    use_bf16 = cfg.bf16 and device.type == "cpu"
-    if cfg.quantizer not in ("noise", "ste"):
-        raise ValueError(f"quantizer must be 'noise' or 'ste', got "
-                         f"{cfg.quantizer!r}")
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, cfg.N, cfg.M).to(device)
-    if device.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
-    main_p, aux_p = _split_params(model)
-    opt = torch.optim.Adam(main_p, lr=cfg.lr)
-    aux_opt = torch.optim.Adam(aux_p, lr=cfg.aux_lr)
-    step, elapsed = 0, 0.0
-
-    ckpt = run_dir / "last.pt"
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=True)
-        default = dataclasses.asdict(TrainConfig())
-        if any(state["config"].get(k, default[k]) != v
-               for k, v in dataclasses.asdict(cfg).items()):
-            raise ValueError(f"{ckpt} was written by another configuration; "
-                             "use a new folder or the same settings")
-        model.load_state_dict(state["model"])
-        step, elapsed = state["step"], state["elapsed"]
-        if step >= cfg.iterations:
-            _finetune_mode(model)
-        opt = _optimizer_like(model, opt, state["opt"], cfg)
-        aux_opt.load_state_dict(state["aux_opt"])
-        torch.set_rng_state(state["rng"])
-        log(f"resumed {run_dir} at step {step}")
-    elif cfg.init_from:
-        init = torch.load(cfg.init_from, map_location=device,
-                          weights_only=True)
-        # a run's last.pt, or a shipped fp16 checkpoint (no CDF tables)
-        weights = {k: v.float() if v.is_floating_point() else v
-                   for k, v in init.get("model", init).items()}
-        nn.Module.load_state_dict(model, weights, strict=False)
-        log(f"warm start from {cfg.init_from}")
-
-    crops = RandomCrops("train", crop=cfg.crop)
-    val = [torch.from_numpy(a).permute(2, 0, 1).float().div(255).to(device)
-           for _, a in eval_images("val", limit=cfg.val_images)]
+    run = _Run(cfg, run_dir, device or get_device(), log)
+    lead = run.rank == 0
+    end = min(cfg.total, stop_at or cfg.total)
     log_path = run_dir / "log.csv"
-    new_log = not log_path.exists()
     fields = ["step", "lr", "loss", "bpp", "mse", "psnr", "aux",
               "val_bpp", "val_psnr", "elapsed_s"]
-    with open(log_path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        if new_log:
+    new_log = not log_path.exists()
+    with open(log_path, "a", newline="") if lead else \
+            contextlib.nullcontext() as f:
+        writer = csv.DictWriter(f, fieldnames=fields) if lead else None
+        if lead and new_log:
             writer.writeheader()
         last_save = time.monotonic()
-        bar = tqdm(total=cfg.total, initial=step, disable=not progress,
+        bar = tqdm(total=cfg.total, initial=run.step,
+                   disable=not (progress and lead),
                    desc=f"{cfg.model} λ={cfg.lmbda}")
-        model.train()
-        with bf16_transforms(model, use_bf16), \
-                ste_quantization(model, cfg.quantizer == "ste"):
-            end = min(cfg.total, stop_at or cfg.total)
-            while step < end:
+        run.model.train()
+        with bf16_transforms(run.model, cfg.bf16 and
+                             run.device.type == "cpu"), \
+                ste_quantization(run.model, cfg.quantizer == "ste"):
+            while run.step < end:
                 t0 = time.perf_counter()
-                if step == cfg.iterations and cfg.finetune_iterations:
-                    _finetune_mode(model)
-                    opt = torch.optim.Adam(_split_params(model)[0],
-                                           lr=cfg.lr * 0.1)
-                idx = torch.randint(len(crops), (cfg.batch_size,))
-                x = torch.stack([crops[int(i)] for i in idx]).to(device)
-                if device.type == "cpu":
-                    x = x.contiguous(memory_format=torch.channels_last)
-                for g in opt.param_groups:
-                    g["lr"] = lr_at(step, cfg) if step < cfg.iterations \
-                        else cfg.lr * 0.1
-                opt.zero_grad(set_to_none=True)
-                aux_opt.zero_grad(set_to_none=True)
-                terms = _rd_loss(model(x), x, cfg.lmbda)
-                terms["loss"].backward()
-                if cfg.clip:
-                    nn.utils.clip_grad_norm_(opt.param_groups[0]["params"],
-                                             cfg.clip)
-                opt.step()
-                aux = model.aux_loss()
-                aux.backward()
-                aux_opt.step()
-                step += 1
-                elapsed += time.perf_counter() - t0
+                terms = run.train_step()
+                run.elapsed += time.perf_counter() - t0
                 bar.update(1)
-                row = None
-                terms = {k: v.detach() for k, v in terms.items()}
+                step, row = run.step, None
                 if step % cfg.log_every == 0 or step == cfg.total:
                     mse = float(terms["mse"])
-                    row = {"step": step, "lr": opt.param_groups[0]["lr"],
+                    row = {"step": step, "lr": run.opt.param_groups[0]["lr"],
                            "loss": float(terms["loss"]),
                            "bpp": float(terms["bpp"]), "mse": mse,
                            "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
-                           "aux": float(aux.detach()), "elapsed_s": round(elapsed, 1)}
-                if step % cfg.val_every == 0 or step == cfg.total:
-                    v = evaluate_likelihood_rd(model, val)
+                           "aux": float(terms["aux"]),
+                           "elapsed_s": round(run.elapsed, 1)}
+                if lead and (step % cfg.val_every == 0 or step == cfg.total):
+                    v = evaluate_likelihood_rd(run.model, run.val)
                     row = (row or {"step": step}) | {
                         "val_bpp": v["bpp"], "val_psnr": v["psnr"]}
                     bar.set_postfix(bpp=f"{v['bpp']:.3f}",
                                     psnr=f"{v['psnr']:.2f}")
-                if row:
+                if lead and row:
                     writer.writerow(row)
                     f.flush()
-                if (time.monotonic() - last_save > cfg.checkpoint_seconds
-                        or step == end):
-                    _save(ckpt, {"config": dataclasses.asdict(cfg),
-                                 "model": model.state_dict(),
-                                 "opt": opt.state_dict(),
-                                 "aux_opt": aux_opt.state_dict(),
-                                 "step": step, "elapsed": elapsed,
-                                 "device": _device_name(device),
-                                 "rng": torch.get_rng_state()})
+                due = time.monotonic() - last_save > cfg.checkpoint_seconds
+                if run.world > 1:                  # every rank must agree
+                    flag = torch.tensor(float(due), device=run.device)
+                    torch.distributed.all_reduce(flag)
+                    due = bool(flag > 0)
+                if due or step == end:
+                    run.save()
                     last_save = time.monotonic()
         bar.close()
-    return model
+    return run.model
 
 
 def _device_name(device: torch.device) -> str:

@@ -60,3 +60,35 @@ def test_ste_quantization_rounds_with_identity_gradient():
         assert torch.equal(y.grad, torch.ones_like(y))
     noisy = gc.quantize(y, "noise", mu)            # patch removed
     assert not torch.equal(noisy, torch.round(y - mu) + mu)
+
+
+@needs_train
+def test_torchrun_two_processes_resume_exactly(tmp_path):
+    """DistributedDataParallel on two gloo (CPU) processes, interrupted and
+    resumed, ends with the same weights as an uninterrupted run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    torchrun = Path(sys.executable).parent / "torchrun"
+    if not torchrun.exists():
+        pytest.skip("torchrun not installed")
+    args = ["--model", "mbt2018-mean", "--N", "16", "--M", "24",
+            "--batch-size", "2", "--crop", "64", "--iterations", "4",
+            "--finetune-iterations", "2", "--val-every", "3",
+            "--val-images", "1", "--checkpoint-seconds", "0"]
+
+    def run(folder, *extra):
+        subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2",
+                        "-m", "lic_lib.cli", "train", str(folder), *args,
+                        *extra], check=True, capture_output=True,
+                       timeout=300)
+
+    run(tmp_path / "a")
+    run(tmp_path / "b", "--stop-at", "3")
+    run(tmp_path / "b")
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert a["world_size"] == 2 and a["step"] == b["step"] == 6
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0,
+                                   atol=0, msg=k)
