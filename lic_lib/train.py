@@ -41,6 +41,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from .codec import image_tensor
 from .config import get_device
 from .data import RandomCrops, eval_images
 from .models import CompressionModel, build_model
@@ -267,8 +268,7 @@ class _Run:
         if self.world > 1 and not self.ckpt.exists():
             torch.manual_seed(cfg.seed + 1 + self.rank)   # own crops/rank
         self.crops = RandomCrops("train", crop=cfg.crop)
-        self.val = [torch.from_numpy(a).permute(2, 0, 1).float().div(255)
-                    .to(self.device)
+        self.val = [image_tensor(a, self.device)[0]
                     for _, a in eval_images("val", limit=cfg.val_images)]
         self.forward = self._wrap(model)
 
