@@ -8,6 +8,7 @@ Subcommands::
     lic train    --model mbt2018-mean --lmbda 0.0067 RUN_DIR [options]
     lic export   RUN_DIR            (a finished run → data/checkpoints)
     lic ladder   --model mbt2018-mean   (every λ, resumable, exported)
+    lic eval     --model mbt2018-mean --dataset kodak   (real bitstreams)
     lic compress IN.png OUT.lic --model mbt2018-mean --quality 3
     lic decompress IN.lic OUT.png
 
@@ -133,6 +134,12 @@ def _ladder(a: argparse.Namespace) -> None:
     train_ladder(a.model, a.root)
 
 
+def _eval(a: argparse.Namespace) -> None:
+    from .evaluate import evaluate_model
+    evaluate_model(a.model, a.dataset, limit=a.limit, device=a.device,
+                   progress=True)
+
+
 def _add_codec(sub) -> None:
     from .models import MODELS
     s = sub.add_parser("compress", help="image → .lic with a shipped model")
@@ -153,6 +160,12 @@ def _add_codec(sub) -> None:
     s.add_argument("--device-name", help="where it was trained, if the "
                    "run did not record it")
     s.set_defaults(func=_export)
+    s = sub.add_parser("eval", help="RD of a shipped model from real files")
+    s.add_argument("--model", default="mbt2018-mean", choices=list(MODELS))
+    s.add_argument("--dataset", default="kodak")
+    s.add_argument("--limit", type=int, help="first N images only")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=_eval)
     s = sub.add_parser("ladder", help="train and export every λ of a model")
     s.add_argument("--model", default="mbt2018-mean", choices=list(MODELS))
     s.add_argument("--root", default="runs", help="folder of the runs")
