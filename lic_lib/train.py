@@ -44,7 +44,7 @@ from torch import nn
 from .codec import image_tensor
 from .config import get_device
 from .data import RandomCrops, eval_images
-from .models import CompressionModel, build_model
+from .models import CompressionModel, RateDistortionLoss, build_model
 
 __all__ = ["TrainConfig", "train", "lr_at", "evaluate_likelihood_rd",
            "bf16_transforms", "ste_quantization", "ladder_plan",
@@ -163,12 +163,12 @@ def _split_params(model: nn.Module):
     return main, aux
 
 
-def _rd_loss(out: dict, x: torch.Tensor, lmbda: float) -> dict[str, torch.Tensor]:
-    n, _, h, w = x.shape
-    bpp = sum(torch.log2(l).sum() for l in out["likelihoods"].values())
-    bpp = -bpp / (n * h * w)
-    mse = torch.mean((out["x_hat"] - x) ** 2)
-    return {"loss": lmbda * 255 ** 2 * mse + bpp, "bpp": bpp, "mse": mse}
+def _rd_loss(out: dict, x: torch.Tensor, lmbda: float
+             ) -> dict[str, torch.Tensor]:
+    """CompressAI's λ·255²·MSE + bpp, with our short key names."""
+    terms = RateDistortionLoss(lmbda=lmbda)(out, x)
+    return {"loss": terms["loss"], "bpp": terms["bpp_loss"],
+            "mse": terms["mse_loss"]}
 
 
 def _finetune_mode(model: CompressionModel) -> None:

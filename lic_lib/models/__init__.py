@@ -24,12 +24,13 @@ with warnings.catch_warnings():
     # compressai → torch_geometric warns that torch.jit.script is deprecated
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*",
                             category=FutureWarning)
+    from compressai.losses import RateDistortionLoss
     from compressai.models import (CompressionModel, FactorizedPrior,
                                    JointAutoregressiveHierarchicalPriors,
                                    MeanScaleHyperprior, ScaleHyperprior)
 
 __all__ = ["MODELS", "build_model", "DEFAULT_N", "DEFAULT_M",
-           "CompressionModel"]
+           "CompressionModel", "RateDistortionLoss"]
 
 #: Widths shared by every model of the book (see the VAE chapter for why).
 DEFAULT_N, DEFAULT_M = 64, 96
