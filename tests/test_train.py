@@ -60,6 +60,25 @@ def test_ste_quantization_rounds_with_identity_gradient():
         assert torch.equal(y.grad, torch.ones_like(y))
     noisy = gc.quantize(y, "noise", mu)            # patch removed
     assert not torch.equal(noisy, torch.round(y - mu) + mu)
+    with ste_quantization(m, when=lambda: False):  # switched off
+        assert not torch.equal(gc.quantize(y, "noise", mu),
+                               torch.round(y - mu) + mu)
+
+
+def test_final_phase_rate_sees_the_means():
+    """In the final (rounded) phase the rate must depend on μ; with plain
+    eval-mode rounding its gradient w.r.t. μ was zero and the rate blew up."""
+    from lic_lib.models import build_model
+    from lic_lib.train import ste_quantization
+    torch.manual_seed(0)
+    m = build_model("mbt2018-mean", N=16, M=24).train()
+    y = torch.randn(1, 24, 4, 4) * 3
+    mu = torch.zeros(1, 24, 4, 4, requires_grad=True)
+    scales = torch.ones(1, 24, 4, 4)
+    with ste_quantization(m):
+        _, lik = m.gaussian_conditional(y, scales, means=mu)
+    (-torch.log2(lik).sum()).backward()
+    assert mu.grad.abs().sum() > 0
 
 
 @needs_train
