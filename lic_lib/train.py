@@ -18,8 +18,8 @@ The recipe (every knob is a field of :class:`TrainConfig`):
   the encoder will code them, instead of on noisy ones.
 
 A run lives in a folder: ``last.pt`` (model, optimisers, step and RNG
-state, written every ``checkpoint_seconds`` and at the end, atomically) and
-``log.csv``.  Calling :func:`train` again on the same folder resumes
+state, written every ``checkpoint_seconds`` and at the end, atomically),
+``main_phase.pt`` (the weights before the final phase) and ``log.csv``.  Calling :func:`train` again on the same folder resumes
 exactly where it stopped; the batches drawn are the same as in an
 uninterrupted run, because all randomness comes from the saved torch RNG.
 """
@@ -312,6 +312,10 @@ class _Run:
         """One optimiser step of the RD loss and one of the aux loss."""
         cfg = self.cfg
         if self.step == cfg.iterations and cfg.finetune_iterations:
+            if self.rank == 0:               # keep the main phase's result
+                _save(self.run_dir / "main_phase.pt",
+                      {"config": dataclasses.asdict(cfg), "step": self.step,
+                       "model": self.model.state_dict()})
             _finetune_mode(self.model)
             self.opt = torch.optim.Adam(_split_params(self.model)[0],
                                         lr=cfg.lr * 0.1)

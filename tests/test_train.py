@@ -32,8 +32,13 @@ def test_resume_is_exact(tmp_path):
         torch.testing.assert_close(sa[k], sb[k], rtol=0, atol=0, msg=k)
     rows = (tmp_path / "b" / "log.csv").read_text().splitlines()
     assert rows[0].startswith("step,lr,loss")
-    # finetune phase froze the synthesis transform
+    # finetune phase froze the synthesis transform, and the weights before
+    # it were kept
     assert not any(p.requires_grad for p in b.g_s.parameters())
+    kept = torch.load(tmp_path / "b" / "main_phase.pt", weights_only=True)
+    assert kept["step"] == 4
+    torch.testing.assert_close(kept["model"]["g_s.0.weight"],
+                               sb["g_s.0.weight"])    # g_s frozen since
 
 
 @needs_train
