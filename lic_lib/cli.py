@@ -7,7 +7,7 @@ Subcommands::
     lic data     verify [NAME ...]  |  ood OUTDIR [-n 12]
     lic train    --model mbt2018-mean --lmbda 0.0067 RUN_DIR [options]
     lic export   RUN_DIR            (a finished run → data/checkpoints)
-    lic ladder   --model mbt2018-mean   (every λ, resumable, exported)
+    lic ladder   --model mbt2018-mean [more…] [--jobs J] [--hours H]
     lic eval     --model mbt2018-mean --dataset kodak   (real bitstreams)
     lic compress IN.png OUT.lic --model mbt2018-mean --quality 3
     lic decompress IN.lic OUT.png
@@ -130,8 +130,8 @@ def _export(a: argparse.Namespace) -> None:
 
 
 def _ladder(a: argparse.Namespace) -> None:
-    from .train import train_ladder
-    train_ladder(a.model, a.root)
+    from .train import train_ladders
+    train_ladders(a.model, a.root, jobs=a.jobs, hours=a.hours)
 
 
 def _eval(a: argparse.Namespace) -> None:
@@ -166,9 +166,14 @@ def _add_codec(sub) -> None:
     s.add_argument("--limit", type=int, help="first N images only")
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_eval)
-    s = sub.add_parser("ladder", help="train and export every λ of a model")
-    s.add_argument("--model", default="mbt2018-mean", choices=list(MODELS))
+    s = sub.add_parser("ladder", help="train and export every λ of models")
+    s.add_argument("--model", nargs="+", default=["mbt2018-mean"],
+                   choices=list(MODELS))
     s.add_argument("--root", default="runs", help="folder of the runs")
+    s.add_argument("--jobs", type=int, default=1,
+                   help="runs trained at once, each in its own process")
+    s.add_argument("--hours", type=float,
+                   help="stop every run (resumably) after this long")
     s.set_defaults(func=_ladder)
 
 

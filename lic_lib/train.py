@@ -48,7 +48,7 @@ from .models import CompressionModel, RateDistortionLoss, build_model
 
 __all__ = ["TrainConfig", "train", "lr_at", "evaluate_likelihood_rd",
            "bf16_transforms", "ste_quantization", "ladder_plan",
-           "train_ladder"]
+           "train_ladders"]
 
 
 @dataclass(frozen=True)
@@ -253,9 +253,11 @@ class _Run:
         if self.device.type == "cpu":
             model = model.to(memory_format=torch.channels_last)
         self.model = model                     # the bare model, never DDP
+        if self.device.type == "cuda":         # fixed crop size: pick the
+            torch.backends.cudnn.benchmark = True   # fastest kernels once
         main_p, aux_p = _split_params(model)
-        self.opt = torch.optim.Adam(main_p, lr=cfg.lr)
-        self.aux_opt = torch.optim.Adam(aux_p, lr=cfg.aux_lr)
+        self.opt = _adam(main_p, cfg.lr, self.device)
+        self.aux_opt = _adam(aux_p, cfg.aux_lr, self.device)
         self.step, self.elapsed = 0, 0.0
         self.ckpt = run_dir / "last.pt"
         if self.ckpt.exists():
@@ -301,8 +303,8 @@ class _Run:
         if self.step >= self.cfg.iterations:
             _finetune_mode(self.model)
         self.opt = _optimizer_like(self.model, self.opt, state["opt"],
-                                   self.cfg)
-        self.aux_opt.load_state_dict(state["aux_opt"])
+                                   self.cfg, self.device)
+        _load_optimizer(self.aux_opt, state["aux_opt"], self.device)
         rng = state["rng"]
         rng = rng if isinstance(rng, torch.Tensor) else rng[self.rank]
         torch.set_rng_state(rng)
@@ -317,8 +319,8 @@ class _Run:
                       {"config": dataclasses.asdict(cfg), "step": self.step,
                        "model": self.model.state_dict()})
             _finetune_mode(self.model)
-            self.opt = torch.optim.Adam(_split_params(self.model)[0],
-                                        lr=cfg.lr * 0.1)
+            self.opt = _adam(_split_params(self.model)[0], cfg.lr * 0.1,
+                             self.device)
             self.forward = self._wrap(self.model)   # fewer trainable params
         idx = torch.randint(len(self.crops), (cfg.batch_size,))
         x = torch.stack([self.crops[int(i)] for i in idx]).to(self.device)
@@ -358,11 +360,14 @@ class _Run:
 
 def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
           device: torch.device | None = None, stop_at: int | None = None,
-          log: Callable[[str], None] = print) -> CompressionModel:
+          log: Callable[[str], None] = print, deadline: float | None = None
+          ) -> CompressionModel:
     """Train (or resume) the run in ``run_dir``; return the model.
 
-    ``stop_at`` ends this call after that step (checkpoint written), so a
-    long run can be done in pieces; calling again continues it.  Under
+    ``stop_at`` ends this call after that step and ``deadline`` (a
+    ``time.time()`` value) at the first step after that moment, both with
+    the checkpoint written, so a long run can be done in pieces; calling
+    again continues it.  Under
     ``torchrun`` every process trains on its own crops (the batch size is
     per process) with DistributedDataParallel; rank 0 writes the log and
     the checkpoint.
@@ -417,13 +422,18 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
                     writer.writerow(row)
                     f.flush()
                 due = time.monotonic() - last_save > cfg.checkpoint_seconds
+                late = deadline is not None and time.time() >= deadline
                 if run.world > 1:                  # every rank must agree
-                    flag = torch.tensor(float(due), device=run.device)
+                    flag = torch.tensor([float(due), float(late)],
+                                        device=run.device)
                     torch.distributed.all_reduce(flag)
-                    due = bool(flag > 0)
-                if due or step == end:
+                    due, late = bool(flag[0] > 0), bool(flag[1] > 0)
+                if due or late or step == end:
                     run.save()
                     last_save = time.monotonic()
+                if late:
+                    log(f"{run_dir}: deadline reached at step {step}")
+                    break
         bar.close()
     return run.model
 
@@ -435,13 +445,27 @@ def _device_name(device: torch.device) -> str:
         f"{torch.get_num_threads()} threads)"
 
 
-def _optimizer_like(model, opt, state, cfg):
+def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam; on a GPU its fused kernel (one launch for all parameters)."""
+    return torch.optim.Adam(params, lr=lr, fused=device.type == "cuda")
+
+
+def _optimizer_like(model, opt, state, cfg, device):
     """The main optimiser for the phase a resumed run is in."""
     main = _split_params(model)[0]
     if len(main) != len(opt.param_groups[0]["params"]):
-        opt = torch.optim.Adam(main, lr=cfg.lr * 0.1)
-    opt.load_state_dict(state)
+        opt = _adam(main, cfg.lr * 0.1, device)
+    _load_optimizer(opt, state, device)
     return opt
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, state: dict,
+                    device: torch.device) -> None:
+    """Load ``state``, keeping the fused kernel choice of this device (a
+    run started on a GPU may be resumed on a CPU and the reverse)."""
+    opt.load_state_dict(state)
+    for g in opt.param_groups:
+        g["fused"] = device.type == "cuda"
 
 
 #: The λ ladder is trained outwards from its middle: the main λ from
@@ -470,18 +494,89 @@ def ladder_plan(model: str, root: str | Path = "runs", main_iterations:
     return plan
 
 
-def train_ladder(model: str, root: str | Path = "runs",
-                 progress: bool = True, log: Callable[[str], None] = print,
-                 **plan_kw) -> list[Path]:
-    """Train every λ of ``model`` (resuming) and export each when done."""
+def _finished(cfg: TrainConfig, run_dir: Path) -> bool:
+    done = run_dir / "last.pt"
+    return done.exists() and torch.load(
+        done, map_location="cpu", weights_only=True)["step"] >= cfg.total
+
+
+def _train_job(cfg: TrainConfig, run_dir: Path, deadline: float | None,
+               threads: int) -> None:
+    """Body of one ladder run in its own process (see train_ladders)."""
+    torch.set_num_threads(threads)
+    train(cfg, run_dir, progress=False, deadline=deadline,
+          log=lambda m: print(m, flush=True))
+
+
+def train_ladders(models: list[str], root: str | Path = "runs",
+                  jobs: int = 1, hours: float | None = None,
+                  progress: bool = True, log: Callable[[str], None] = print,
+                  **plan_kw) -> list[Path]:
+    """Train (resuming) and export every λ of each model in ``models``.
+
+    With ``jobs=1`` the runs go one after the other in this process.  With
+    more, up to ``jobs`` runs train at once, each in its own process (on a
+    GPU, small models leave it mostly idle, so several fill it better), a
+    run starting as soon as the run it is warm-started from is done; main
+    λ first, for every model, then outwards.  ``hours`` bounds the wall
+    time: at the deadline every run saves its checkpoint and stops, and
+    calling again resumes them.  Returns the exported checkpoints.
+    """
     from .checkpoints import export_run
 
-    exported = []
-    for cfg, run_dir in ladder_plan(model, root, **plan_kw):
-        done = run_dir / "last.pt"
-        if not (done.exists() and torch.load(done, weights_only=True)[
-                "step"] >= cfg.total):
-            train(cfg, run_dir, progress=progress, log=log)
+    plans = [ladder_plan(m, root, **plan_kw) for m in models]
+    queue = [job for ring in zip(*plans) for job in ring]   # main λ first
+    deadline = time.time() + hours * 3600 if hours else None
+    exported: list[Path] = []
+
+    def export(run_dir: Path) -> None:
         exported.append(export_run(run_dir))
         log(f"exported {exported[-1]}")
+
+    if jobs == 1:
+        for cfg, run_dir in queue:
+            if deadline and time.time() >= deadline:
+                break
+            if not _finished(cfg, run_dir):
+                train(cfg, run_dir, progress=progress, log=log,
+                      deadline=deadline)
+            if _finished(cfg, run_dir):
+                export(run_dir)
+        return exported
+
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")           # fresh CUDA state per process
+    threads = max(1, (os.cpu_count() or 2) // jobs)
+    parent = {run_dir: Path(cfg.init_from).parent
+              for cfg, run_dir in queue if cfg.init_from}
+    done = {run_dir for cfg, run_dir in queue if _finished(cfg, run_dir)}
+    failed: set[Path] = set()
+    running: dict[Path, tuple[TrainConfig, mp.Process]] = {}
+    waiting = [(c, d) for c, d in queue if d not in done]
+    for d in sorted(done):
+        export(d)
+    while waiting or running:
+        for run_dir, (cfg, proc) in list(running.items()):
+            if proc.is_alive():
+                continue
+            del running[run_dir]
+            if proc.exitcode == 0 and _finished(cfg, run_dir):
+                done.add(run_dir)
+                export(run_dir)
+            elif proc.exitcode != 0:
+                failed.add(run_dir)
+                log(f"{run_dir} failed (exit code {proc.exitcode})")
+        late = deadline is not None and time.time() >= deadline
+        for cfg, run_dir in list(waiting):
+            up = parent.get(run_dir)
+            if up in failed or late:
+                waiting.remove((cfg, run_dir))      # cannot start (now)
+            elif len(running) < jobs and (up is None or up in done):
+                waiting.remove((cfg, run_dir))
+                proc = ctx.Process(target=_train_job,
+                                   args=(cfg, run_dir, deadline, threads))
+                proc.start()
+                running[run_dir] = (cfg, proc)
+                log(f"started {run_dir}")
+        time.sleep(1.0)
     return exported

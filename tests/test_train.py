@@ -116,3 +116,37 @@ def test_torchrun_two_processes_resume_exactly(tmp_path):
     for k in a["model"]:
         torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0,
                                    atol=0, msg=k)
+
+
+@needs_train
+def test_deadline_stops_resumably(tmp_path):
+    import time
+    cfg = TrainConfig(**TINY)
+    train(cfg, tmp_path, progress=False, deadline=time.time(),
+          log=lambda _: None)
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["step"] == 1
+    train(cfg, tmp_path, progress=False, log=lambda _: None)
+    assert torch.load(tmp_path / "last.pt",
+                      weights_only=True)["step"] == cfg.total
+
+
+@needs_train
+def test_parallel_ladder_trains_and_exports_every_lambda(tmp_path,
+                                                         monkeypatch):
+    """Two runs at a time, each in its own process: every λ warm-starts
+    from a finished neighbour (else loading its weights fails) and is
+    exported once done."""
+    import lic_lib.checkpoints as ck
+    from lic_lib.train import ladder_plan, train_ladders
+    monkeypatch.setattr(ck, "CHECKPOINTS", tmp_path / "ckpt")
+    kw = dict(main_iterations=3, main_finetune=1, iterations=2, finetune=1,
+              **{k: v for k, v in TINY.items() if k not in (
+                  "model", "iterations", "finetune_iterations", "warmup")})
+    model = "bmshj2018-factorized"
+    done = train_ladders([model], tmp_path / "runs", jobs=2,
+                         progress=False, log=lambda _: None, **kw)
+    assert sorted(done) == sorted(ck.checkpoint_path(model, lam)
+                                  for lam in ck.LAMBDAS)
+    for cfg, run_dir in ladder_plan(model, tmp_path / "runs", **kw):
+        state = torch.load(run_dir / "last.pt", weights_only=True)
+        assert state["step"] == cfg.total
