@@ -62,13 +62,24 @@ def export_run(run_dir: str | Path, root: Path | None = None,
               "finetune_iterations": cfg["finetune_iterations"],
               "crops": f"{cfg['batch_size']}×{cfg['crop']}² per step",
               "wall_time_s": round(state["elapsed"], 1),
-              "device": device or state.get("device", "unknown"),
+              "device": device or _devices(state),
               "sha256": sha256(path), "bytes": path.stat().st_size,
               "validation": last_val, "train_config": cfg,
               **{k: v for k, v in provenance("train", 187).items()
                  if k in ("commit", "date", "dataset_sha256sums")}}
     path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def _devices(state: dict) -> str:
+    """Where a run trained: one device, or several with their step ranges
+    (a run started on a lent GPU and finished on a CPU, say)."""
+    hist = state.get("devices") or [[state.get("device", "unknown"), 0]]
+    if len(hist) == 1:
+        return hist[0][0]
+    ends = [s for _, s in hist[1:]] + [state["step"]]
+    return "; ".join(f"{d}: steps {s}–{e}"
+                     for (d, s), e in zip(hist, ends))
 
 
 def _last_validation(log: Path) -> dict:

@@ -259,6 +259,7 @@ class _Run:
         self.opt = _adam(main_p, cfg.lr, self.device)
         self.aux_opt = _adam(aux_p, cfg.aux_lr, self.device)
         self.step, self.elapsed = 0, 0.0
+        self.devices = [[_device_name(self.device), 0]]  # [name, from step]
         self.ckpt = run_dir / "last.pt"
         if self.ckpt.exists():
             self._resume()
@@ -300,6 +301,9 @@ class _Run:
                              "settings")
         self.model.load_state_dict(state["model"])
         self.step, self.elapsed = state["step"], state["elapsed"]
+        self.devices = state.get("devices", [[state["device"], 0]])
+        if self.devices[-1][0] != _device_name(self.device):
+            self.devices.append([_device_name(self.device), self.step])
         if self.step >= self.cfg.iterations:
             _finetune_mode(self.model)
         self.opt = _optimizer_like(self.model, self.opt, state["opt"],
@@ -354,6 +358,7 @@ class _Run:
                               "aux_opt": self.aux_opt.state_dict(),
                               "step": self.step, "elapsed": self.elapsed,
                               "device": _device_name(self.device),
+                              "devices": self.devices,
                               "world_size": self.world,
                               "rng": rng[0] if self.world == 1 else rng})
 
