@@ -13,6 +13,7 @@ the file's SHA-256, which :func:`load_checkpoint` verifies before
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -68,6 +69,7 @@ def export_run(run_dir: str | Path, root: Path | None = None,
               **{k: v for k, v in provenance("train", 187).items()
                  if k in ("commit", "date", "dataset_sha256sums")}}
     path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    shutil.copyfile(run_dir / "log.csv", path.with_suffix(".csv"))
     return path
 
 

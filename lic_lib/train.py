@@ -30,6 +30,7 @@ import contextlib
 import csv
 import dataclasses
 import functools
+import json
 import math
 import os
 import platform
@@ -293,9 +294,7 @@ class _Run:
     def _resume(self) -> None:
         state = torch.load(self.ckpt, map_location=self.device,
                            weights_only=True)
-        default = dataclasses.asdict(TrainConfig())
-        if any(state["config"].get(k, default[k]) != v
-               for k, v in dataclasses.asdict(self.cfg).items()):
+        if not same_recipe(state["config"], self.cfg):
             raise ValueError(f"{self.ckpt} was written by another "
                              "configuration; use a new folder or the same "
                              "settings")
@@ -499,6 +498,40 @@ def ladder_plan(model: str, root: str | Path = "runs", main_iterations:
     return plan
 
 
+def same_recipe(saved: dict, cfg: TrainConfig) -> bool:
+    """Whether a saved config (``last.pt`` or a checkpoint record) is the
+    run ``cfg`` describes.  Where the warm-start weights were read from
+    does not count: a finished run's ``last.pt`` and its shipped fp16
+    export are the same weights, to fp16 rounding."""
+    default = dataclasses.asdict(TrainConfig())
+    return all(saved.get(k, default[k]) == v
+               for k, v in dataclasses.asdict(cfg).items()
+               if k != "init_from")
+
+
+def _warm_start(parent: TrainConfig, parent_dir: Path) -> str | None:
+    """The weights a run warm-starts from, once its parent is done: the
+    parent's finished ``last.pt``, or else its shipped checkpoint if that
+    was trained with the same recipe (so a ladder can be finished in a
+    later session, or on another machine, from what is committed)."""
+    if _finished(parent, parent_dir):
+        return str(parent_dir / "last.pt")
+    shipped = _shipped(parent)
+    return str(shipped) if shipped else None
+
+
+def _shipped(cfg: TrainConfig) -> Path | None:
+    """The shipped checkpoint of ``cfg``'s model and λ, if it was trained
+    with this recipe."""
+    from .checkpoints import checkpoint_path
+    path = checkpoint_path(cfg.model, cfg.lmbda)
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists() and same_recipe(
+            json.loads(meta.read_text())["train_config"], cfg):
+        return path
+    return None
+
+
 def _finished(cfg: TrainConfig, run_dir: Path) -> bool:
     done = run_dir / "last.pt"
     return done.exists() and torch.load(
@@ -533,6 +566,15 @@ def train_ladders(models: list[str], root: str | Path = "runs",
     queue = [job for ring in zip(*plans) for job in ring]   # main λ first
     deadline = time.time() + hours * 3600 if hours else None
     exported: list[Path] = []
+    by_dir = {run_dir: cfg for cfg, run_dir in queue}
+
+    def ready(cfg: TrainConfig) -> TrainConfig | None:
+        """``cfg`` with its warm-start source, or None if not yet."""
+        if not cfg.init_from:
+            return cfg
+        up = Path(cfg.init_from).parent
+        src = _warm_start(by_dir[up], up)
+        return dataclasses.replace(cfg, init_from=src) if src else None
 
     def export(run_dir: Path) -> None:
         exported.append(export_run(run_dir))
@@ -543,6 +585,11 @@ def train_ladders(models: list[str], root: str | Path = "runs",
             if deadline and time.time() >= deadline:
                 break
             if not _finished(cfg, run_dir):
+                if _shipped(cfg):
+                    continue                 # done earlier, elsewhere
+                if (cfg := ready(cfg)) is None:
+                    log(f"{run_dir}: its warm start is not trained yet")
+                    continue
                 train(cfg, run_dir, progress=progress, log=log,
                       deadline=deadline)
             if _finished(cfg, run_dir):
@@ -552,14 +599,13 @@ def train_ladders(models: list[str], root: str | Path = "runs",
     import multiprocessing as mp
     ctx = mp.get_context("spawn")           # fresh CUDA state per process
     threads = max(1, (os.cpu_count() or 2) // jobs)
-    parent = {run_dir: Path(cfg.init_from).parent
-              for cfg, run_dir in queue if cfg.init_from}
     done = {run_dir for cfg, run_dir in queue if _finished(cfg, run_dir)}
+    for d in sorted(done):
+        export(d)
+    done |= {run_dir for cfg, run_dir in queue if _shipped(cfg)}
     failed: set[Path] = set()
     running: dict[Path, tuple[TrainConfig, mp.Process]] = {}
     waiting = [(c, d) for c, d in queue if d not in done]
-    for d in sorted(done):
-        export(d)
     while waiting or running:
         for run_dir, (cfg, proc) in list(running.items()):
             if proc.is_alive():
@@ -573,15 +619,20 @@ def train_ladders(models: list[str], root: str | Path = "runs",
                 log(f"{run_dir} failed (exit code {proc.exitcode})")
         late = deadline is not None and time.time() >= deadline
         for cfg, run_dir in list(waiting):
-            up = parent.get(run_dir)
-            if up in failed or late:
-                waiting.remove((cfg, run_dir))      # cannot start (now)
-            elif len(running) < jobs and (up is None or up in done):
+            up = Path(cfg.init_from).parent if cfg.init_from else None
+            started = ready(cfg) if len(running) < jobs and not late \
+                else None
+            pending = up is None or up in running or up in done or any(
+                up == d for _, d in waiting)
+            if late or up in failed or (started is None and not pending):
+                waiting.remove((cfg, run_dir))   # cannot start (now)
+            elif started is not None:
                 waiting.remove((cfg, run_dir))
                 proc = ctx.Process(target=_train_job,
-                                   args=(cfg, run_dir, deadline, threads))
+                                   args=(started, run_dir, deadline,
+                                         threads))
                 proc.start()
-                running[run_dir] = (cfg, proc)
+                running[run_dir] = (started, proc)
                 log(f"started {run_dir}")
         time.sleep(1.0)
     return exported

@@ -150,3 +150,17 @@ def test_parallel_ladder_trains_and_exports_every_lambda(tmp_path,
     for cfg, run_dir in ladder_plan(model, tmp_path / "runs", **kw):
         state = torch.load(run_dir / "last.pt", weights_only=True)
         assert state["step"] == cfg.total
+        assert ck.checkpoint_path(model, cfg.lmbda).with_suffix(
+            ".csv").read_text() == (run_dir / "log.csv").read_text()
+    # a later session without the run folders: what is shipped counts as
+    # done, and a missing λ warm-starts from its shipped neighbour
+    import shutil
+    shutil.rmtree(tmp_path / "runs")
+    ck.checkpoint_path(model, 0.0483).unlink()
+    again = train_ladders([model], tmp_path / "runs", progress=False,
+                          log=lambda _: None, **kw)
+    assert again == [ck.checkpoint_path(model, 0.0483)]
+    state = torch.load(tmp_path / "runs" / model / "0.0483" / "last.pt",
+                       weights_only=True)
+    assert state["config"]["init_from"] == str(ck.checkpoint_path(model,
+                                                                  0.025))
