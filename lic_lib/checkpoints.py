@@ -25,7 +25,7 @@ from .models import CompressionModel, build_model
 from .results import provenance
 
 __all__ = ["CHECKPOINTS", "LAMBDAS", "export_run", "load_checkpoint",
-           "checkpoint_path", "CheckpointError"]
+           "checkpoint_path", "CheckpointError", "training_records"]
 
 CHECKPOINTS = DATA / "checkpoints"
 #: The λ ladder shared by every model; quality q ∈ 1..6 is LAMBDAS[q - 1].
@@ -120,3 +120,39 @@ def load_checkpoint(model: str, lmbda: float, device: torch.device | str
     net = net.to(device).eval()
     net.update(force=True)
     return net, record
+
+
+def _parent_lambda(cfg: dict) -> str:
+    """λ of the run a run was warm-started from (its last.pt or export)."""
+    if not cfg.get("init_from"):
+        return "—"
+    p = Path(cfg["init_from"])
+    return p.parent.name if p.name == "last.pt" else p.stem
+
+
+def training_records(models: list[str], root: Path | None = None):
+    """One row per shipped checkpoint: how it was trained (a DataFrame).
+
+    Columns: model, λ, main and final-phase iterations, crops, wall time,
+    device(s), last validation (bpp estimate and PSNR on CID22 val/), and
+    the file size.
+    """
+    import pandas as pd
+    rows = []
+    for model in models:
+        for lam in LAMBDAS:
+            meta = checkpoint_path(model, lam, root).with_suffix(".json")
+            if not meta.exists():
+                continue
+            r = json.loads(meta.read_text())
+            v = r.get("validation", {})
+            rows.append({
+                "model": model, "λ": lam, "iterations": r["iterations"],
+                "final phase": r["finetune_iterations"],
+                "crops": r["crops"],
+                "warm start": _parent_lambda(r["train_config"]),
+                "wall time [min]": round(r["wall_time_s"] / 60, 1),
+                "device": r["device"], "val bpp": v.get("bpp_estimate"),
+                "val PSNR [dB]": v.get("psnr"),
+                "size [MB]": round(r["bytes"] / 1e6, 2)})
+    return pd.DataFrame(rows)

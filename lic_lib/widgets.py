@@ -7,6 +7,7 @@ by the same function next to it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
@@ -17,7 +18,8 @@ from .classic import CODECS, Coded, encode_at_bpp
 from .metrics import psnr
 from .plots import zoom_compare
 
-__all__ = ["compare_at_bpp", "codec_comparison"]
+__all__ = ["compare_at_bpp", "codec_comparison", "LadderPoint",
+           "code_ladder", "ladder_figure", "quality_slider"]
 
 
 def compare_at_bpp(img: np.ndarray, codec_names: Sequence[str],
@@ -79,5 +81,79 @@ def codec_comparison(images: Sequence[tuple[str, np.ndarray]],
     ui = w.VBox([w.HBox([controls["image"], controls["codec_a"],
                          controls["codec_b"]]),
                  w.HBox([controls["target"], controls["zoom"]]),
+                 w.HBox([controls["x"], controls["y"]])])
+    return w.VBox([ui, out])
+
+
+@dataclass
+class LadderPoint:
+    """One quality of a shipped model applied to one image."""
+
+    quality: int              # 1..6, index into the λ ladder + 1
+    lmbda: float
+    bytes: int                # size of the real .lic bitstream
+    bpp: float
+    psnr: float
+    recon: np.ndarray
+
+
+def code_ladder(model_name: str, img: np.ndarray, device: str = "cpu"
+                ) -> list[LadderPoint]:
+    """Encode and decode ``img`` at every shipped quality of a model."""
+    from .checkpoints import LAMBDAS, load_checkpoint
+    from .codec import decode_image, encode_image
+    from .evaluate import shipped_lambdas
+
+    points = []
+    for lam in shipped_lambdas(model_name):
+        net, rec = load_checkpoint(model_name, lam, device)
+        tag = bytes.fromhex(rec["sha256"][:8])
+        data = encode_image(net, img, model_name, tag=tag)
+        recon = decode_image(net, data, model_name, tag=tag)
+        points.append(LadderPoint(LAMBDAS.index(lam) + 1, lam, len(data),
+                                  8 * len(data) / (img.shape[0] *
+                                                   img.shape[1]),
+                                  psnr(img, recon), recon))
+    return points
+
+
+def _panel(p: LadderPoint) -> tuple[str, np.ndarray]:
+    return (f"quality {p.quality} (λ={p.lmbda:g})\n{p.bpp:.3f} bpp, "
+            f"{p.psnr:.2f} dB", p.recon)
+
+
+def ladder_figure(img: np.ndarray, points: Sequence[LadderPoint],
+                  center=(0.5, 0.5), zoom: float = 4.0) -> plt.Figure:
+    """Every quality side by side (the static twin of the slider)."""
+    return zoom_compare(img, [_panel(p) for p in points], center=center,
+                        zoom=zoom, width=3.0 * (len(points) + 1))
+
+
+def quality_slider(img: np.ndarray, points: Sequence[LadderPoint]):
+    """A widget: a quality slider over coded versions of one image, with
+    the original beside the reconstruction and a movable zoom window."""
+    import ipywidgets as w
+
+    by_q = {p.quality: p for p in points}
+
+    def show(quality, x, y, zoom):
+        zoom_compare(img, [_panel(by_q[quality])], center=(x, y),
+                     zoom=zoom, width=9.0)
+        plt.show()
+
+    qs = sorted(by_q)
+    controls = dict(
+        quality=w.SelectionSlider(options=qs, value=qs[len(qs) // 2],
+                                  description="quality",
+                                  continuous_update=False),
+        x=w.FloatSlider(value=0.5, min=0, max=1, step=0.02,
+                        description="zoom x", continuous_update=False),
+        y=w.FloatSlider(value=0.5, min=0, max=1, step=0.02,
+                        description="zoom y", continuous_update=False),
+        zoom=w.FloatSlider(value=4, min=1, max=12, step=0.5,
+                           description="zoom ×", continuous_update=False),
+    )
+    out = w.interactive_output(show, controls)
+    ui = w.VBox([w.HBox([controls["quality"], controls["zoom"]]),
                  w.HBox([controls["x"], controls["y"]])])
     return w.VBox([ui, out])

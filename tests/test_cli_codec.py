@@ -116,3 +116,25 @@ def test_evaluate_model_from_real_bytes(ckpt):
     extra = (r["bpp"][0] - r["bpp_estimate"][0]) * to_bytes
     assert 37 <= extra < 37 + 40 + 0.02 * r["bpp_estimate"][0] * to_bytes
     assert 5 < r["psnr-rgb"][0] < 60
+
+
+def test_code_ladder_reports_real_files(ckpt, png):
+    """The quality slider's numbers are those of the real bitstream."""
+    from lic_lib import widgets
+    from lic_lib.data import load_rgb
+    from lic_lib.metrics import psnr
+    img = load_rgb(png)
+    (p,) = widgets.code_ladder("mbt2018-mean", img)
+    assert p.quality == 3 and p.lmbda == 0.0067
+    model, rec = checkpoints.load_checkpoint("mbt2018-mean", 0.0067)
+    from lic_lib.codec import encode_image
+    data = encode_image(model, img, "mbt2018-mean",
+                        tag=bytes.fromhex(rec["sha256"][:8]))
+    assert p.bytes == len(data) and p.bpp == 8 * len(data) / (37 * 53)
+    assert p.psnr == psnr(img, p.recon) and p.recon.shape == img.shape
+
+
+def test_training_records_table(ckpt):
+    t = checkpoints.training_records(["mbt2018-mean", "mbt2018"])
+    assert list(t["model"]) == ["mbt2018-mean"] and t["λ"][0] == 0.0067
+    assert t["iterations"][0] == 2 and t["warm start"][0] == "—"
