@@ -41,8 +41,7 @@ def pack(models):
     ck = Path("data/checkpoints")
     files = [f for m in models if (ck / m).exists()
              for f in sorted((ck / m).glob("*"))
-             if not f.with_suffix(".json").exists() or
-             f.stat().st_mtime > START]            # new exports only
+             if f.stat().st_mtime > START]         # new exports only
     files += [run / "log.csv" for m in models
               for _, run in ladder_plan(m, RUNS) if (run / "log.csv").exists()]
     files += sorted(Path("/tmp/xdev").glob("*"))
