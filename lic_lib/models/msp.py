@@ -1,0 +1,282 @@
+"""The multi-scale progressive (MSP) probability model: our reconstruction.
+
+Introduced in the chapter on the MSP model.  Only the first two pages of
+Zhang et al. (2022) are available, so this is a design that does what
+those pages claim — a context model whose number of *sequential* decoding
+steps does not grow with the image — built as DESIGN.md §4 describes.
+
+The latent ŷ (M channels) is decoded in a fixed sequence of **units**.
+Each unit is a set of positions — a periodic pattern that tiles the latent
+with period P = 2^S — and a group of channels.  A unit is decoded in one
+parallel call of the entropy coder, with a mean and scale per element
+predicted by a small network from everything decoded before it and from
+the hyperprior.  Hence ``decode_steps`` = 1 (ẑ) + number of units,
+whatever the image size.
+
+Positions follow a polyphase scale pyramid.  Position (a, b) belongs to
+scale s if s is the largest value with a ≡ b ≡ 0 (mod 2^s) (capped at
+S): the coarsest scale is the lattice of stride P, and scale s < S adds
+the three polyphase components (1,1), (0,1) and (1,0) of the lattice of
+stride 2^(s+1).  ``order`` chooses how those three become steps:
+
+* ``"polyphase"``: one step each, (1,1) then (0,1) then (1,0);
+* ``"checkerboard"``: (1,1), then (0,1) and (1,0) together — each of
+  those sees its four direct neighbours, all decoded by then.
+
+Every step is split into ``groups`` channel groups decoded one after the
+other, each seeing the earlier groups at its own positions.  With S = 1,
+one group and the first step holding both (0,0) and (1,1) (``order=
+"he2021"``) this is the checkerboard context model of He et al. (2021);
+with one unit holding everything it would be the mean-scale hyperprior.
+
+The analysis/synthesis transforms and the hyperprior are those of
+CompressAI's ``MeanScaleHyperprior``, so that differences in RD come
+from the probability model alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from . import MeanScaleHyperprior
+
+__all__ = ["Unit", "schedule", "MSP", "Checkerboard"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One sequential decoding step: positions × a channel group."""
+
+    scale: int                               # S = coarsest, 0 = finest
+    offsets: tuple[tuple[int, int], ...]     # (row, col) within a period
+    group: int                               # channel group index
+
+
+def _component(s: int, di: int, dj: int, period: int
+               ) -> tuple[tuple[int, int], ...]:
+    """Offsets of polyphase component (di, dj) of scale s in a period."""
+    r = 2 ** s
+    return tuple((a, b) for a in range(period) for b in range(period)
+                 if a % (2 * r) == di * r and b % (2 * r) == dj * r)
+
+
+def schedule(scales: int, groups: int = 1, order: str = "checkerboard"
+             ) -> list[Unit]:
+    """The decoding units, in decoding order (see the module docstring)."""
+    if scales < 1 or groups < 1:
+        raise ValueError("scales and groups must be ≥ 1")
+    period = 2 ** scales
+    if order == "he2021":
+        if scales != 1:
+            raise ValueError("the He et al. checkerboard has one scale")
+        steps = [(1, ((0, 0), (1, 1))), (0, ((0, 1), (1, 0)))]
+    elif order in ("polyphase", "checkerboard"):
+        steps = [(scales, ((0, 0),))]
+        for s in reversed(range(scales)):
+            diag, row, col = (_component(s, 1, 1, period),
+                              _component(s, 0, 1, period),
+                              _component(s, 1, 0, period))
+            steps += [(s, diag), (s, row), (s, col)] if order == \
+                "polyphase" else [(s, diag), (s, row + col)]
+    else:
+        raise ValueError(f"unknown order {order!r}; choose polyphase, "
+                         "checkerboard or he2021")
+    return [Unit(s, offs, g) for s, offs in steps for g in range(groups)]
+
+
+class _Head(nn.Module):
+    """Mean and scale of one unit from its context and the hyperprior.
+
+    ``context_in`` channels of decoded latents (zero where not decoded)
+    go through one k×k convolution dilated to the unit's lattice; its
+    features and the hyperprior's 2M channels go through three 1×1
+    convolutions to a scale and a mean per channel of the group.
+    """
+
+    def __init__(self, context_in: int, hyper: int, out: int, width: int,
+                 kernel: int, dilation: int):
+        super().__init__()
+        self.context = nn.Conv2d(
+            context_in, width, kernel, dilation=dilation,
+            padding=dilation * (kernel // 2)) if context_in else None
+        hidden = hyper // 2
+        self.params = nn.Sequential(
+            nn.Conv2d(hyper + (width if context_in else 0), hidden, 1),
+            nn.GELU(), nn.Conv2d(hidden, hidden, 1), nn.GELU(),
+            nn.Conv2d(hidden, 2 * out, 1))
+
+    def forward(self, context: torch.Tensor | None, hyper: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        f = hyper if self.context is None else torch.cat(
+            [self.context(context), hyper], 1)
+        scales, means = self.params(f).chunk(2, 1)
+        return scales, means
+
+
+@lru_cache(maxsize=64)
+def _pattern(offsets: tuple[tuple[int, int], ...], period: int, h: int,
+             w: int) -> torch.Tensor:
+    """A boolean h×w map of the positions ``offsets`` tile (CPU)."""
+    tile = torch.zeros(period, period, dtype=torch.bool)
+    for a, b in offsets:
+        tile[a, b] = True
+    return tile.repeat(-(-h // period), -(-w // period))[:h, :w]
+
+
+class MSP(MeanScaleHyperprior):
+    """Mean-scale hyperprior + a constant number of progressive steps.
+
+    Args:
+        N, M: widths of the transforms (as the other models of the book).
+        scales: S, the levels of the polyphase pyramid.
+        groups: K, channel groups per step (M must be divisible by K).
+        order: ``"checkerboard"``, ``"polyphase"`` or ``"he2021"``.
+        width: channels of each unit's context convolution.
+        kernel: its size (dilated to the unit's lattice).
+    """
+
+    def __init__(self, N: int, M: int, scales: int = 2, groups: int = 2,
+                 order: str = "checkerboard", width: int = 32,
+                 kernel: int = 5, **kwargs):
+        super().__init__(N, M, **kwargs)
+        if M % groups:
+            raise ValueError(f"M={M} is not divisible by groups={groups}")
+        self.scales, self.groups, self.order = scales, groups, order
+        self.period = 2 ** scales
+        self.units = schedule(scales, groups, order)
+        mg = M // groups
+        first = self.units[0].offsets
+        self.heads = nn.ModuleList(
+            _Head(context_in=(0 if u.offsets == first else M) + u.group * mg,
+                  hyper=2 * M, out=mg, width=width, kernel=kernel,
+                  dilation=2 ** u.scale)
+            for u in self.units)
+
+    @property
+    def downsampling_factor(self) -> int:
+        """Pad images to this multiple: the hyperprior needs 64, the
+        pyramid a latent divisible by its period."""
+        return max(64, 16 * self.period)
+
+    def decode_steps(self, height: int, width: int) -> int:
+        """Sequential entropy-decoding calls for any H×W image: ẑ, then
+        one per unit.  The arguments are there to make the point."""
+        return 1 + len(self.units)
+
+    # -- the parts shared by training, encoding and decoding -------------
+
+    def _masks(self, unit: Unit, h: int, w: int, device
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(decoded before this unit's step, this unit's positions)."""
+        earlier = tuple(o for u in self.units[:self.units.index(unit)]
+                        if u.offsets != unit.offsets for o in u.offsets)
+        known = _pattern(earlier, self.period, h, w)
+        current = _pattern(unit.offsets, self.period, h, w)
+        return known.to(device), current.to(device)
+
+    def _predict(self, i: int, y_hat: torch.Tensor, hyper: torch.Tensor,
+                 known: torch.Tensor, current: torch.Tensor):
+        """Scale and mean maps (group channels) of unit ``i``."""
+        unit, head = self.units[i], self.heads[i]
+        mg = self.M // self.groups
+        parts = []
+        if head.context is not None and known.any():
+            parts.append(y_hat * known)
+        if unit.group:
+            parts.append(y_hat[:, :unit.group * mg] * current)
+        context = torch.cat(parts, 1) if parts else None
+        return head(context, hyper)
+
+    def _check(self, y: torch.Tensor) -> None:
+        if y.shape[-2] % self.period or y.shape[-1] % self.period:
+            raise ValueError(
+                f"latent {tuple(y.shape[-2:])} is not a multiple of the "
+                f"period {self.period}: pad images to multiples of "
+                f"{self.downsampling_factor}")
+
+    def _group(self, unit: Unit) -> slice:
+        mg = self.M // self.groups
+        return slice(unit.group * mg, (unit.group + 1) * mg)
+
+    # -- CompressAI's model contract -------------------------------------
+
+    def forward(self, x: torch.Tensor) -> dict:
+        y = self.g_a(x)
+        self._check(y)
+        z = self.h_a(y)
+        z_hat, z_likelihoods = self.entropy_bottleneck(z)
+        hyper = self.h_s(z_hat)
+        y_hat = self.gaussian_conditional.quantize(
+            y, "noise" if self.training else "dequantize")
+        h, w = y.shape[-2:]
+        scales = [torch.zeros_like(y[:, :self.M // self.groups])
+                  for _ in range(self.groups)]
+        means = [torch.zeros_like(s) for s in scales]
+        for i, unit in enumerate(self.units):      # all units in parallel
+            known, current = self._masks(unit, h, w, y.device)
+            s, m = self._predict(i, y_hat, hyper, known, current)
+            scales[unit.group] = scales[unit.group] + s * current
+            means[unit.group] = means[unit.group] + m * current
+        _, y_likelihoods = self.gaussian_conditional(
+            y, torch.cat(scales, 1), means=torch.cat(means, 1))
+        x_hat = self.g_s(y_hat)
+        return {"x_hat": x_hat,
+                "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def compress(self, x: torch.Tensor) -> dict:
+        if x.shape[0] != 1:
+            raise ValueError("MSP.compress codes one image at a time")
+        y = self.g_a(x)
+        self._check(y)
+        z = self.h_a(y)
+        z_strings = self.entropy_bottleneck.compress(z)
+        z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
+        hyper = self.h_s(z_hat)
+        y_hat = torch.zeros_like(y)
+        strings = [z_strings]
+        gc = self.gaussian_conditional
+        for i, unit in enumerate(self.units):
+            known, current = self._masks(unit, *y.shape[-2:], y.device)
+            s, m = self._predict(i, y_hat, hyper, known, current)
+            g = self._group(unit)
+            ys, s, m = y[:, g][..., current], s[..., current], \
+                m[..., current]
+            indexes = gc.build_indexes(s)
+            strings.append(gc.compress(ys, indexes, means=m))
+            y_hat[:, g] = y_hat[:, g].masked_scatter(
+                current, gc.quantize(ys, "dequantize", m))
+        # y_hat: what the decoder will reconstruct (tests compare them)
+        return {"strings": strings, "shape": z.shape[-2:], "y_hat": y_hat}
+
+    def decompress(self, strings: list, shape) -> dict:
+        if len(strings) != 1 + len(self.units):
+            raise ValueError(f"expected {1 + len(self.units)} strings, got "
+                             f"{len(strings)}")
+        z_hat = self.entropy_bottleneck.decompress(strings[0], shape)
+        hyper = self.h_s(z_hat)
+        h, w = z_hat.shape[-2] * 4, z_hat.shape[-1] * 4
+        y_hat = torch.zeros(1, self.M, h, w, device=z_hat.device)
+        gc = self.gaussian_conditional
+        for i, unit in enumerate(self.units):
+            known, current = self._masks(unit, h, w, y_hat.device)
+            s, m = self._predict(i, y_hat, hyper, known, current)
+            g = self._group(unit)
+            s, m = s[..., current], m[..., current]
+            values = gc.decompress(strings[1 + i], gc.build_indexes(s),
+                                   means=m)
+            y_hat[:, g] = y_hat[:, g].masked_scatter(current, values)
+        x_hat = self.g_s(y_hat).clamp_(0, 1)
+        return {"x_hat": x_hat}
+
+
+class Checkerboard(MSP):
+    """He et al. (2021): anchors from the hyperprior, then the rest from a
+    5×5 context on the anchors — two steps for ŷ."""
+
+    def __init__(self, N: int, M: int, width: int = 32, **kwargs):
+        super().__init__(N, M, scales=1, groups=1, order="he2021",
+                         width=width, kernel=5, **kwargs)

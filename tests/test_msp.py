@@ -1,0 +1,116 @@
+"""The MSP and checkerboard context models: lossless latents, constant
+sequential steps that are the decoder's real calls, thread-independent
+decoding."""
+
+import pytest
+import torch
+
+from lic_lib.codec import pad_to
+from lic_lib.models.msp import MSP, Checkerboard, schedule
+
+CONFIGS = {"S1K1-polyphase": dict(scales=1, groups=1, order="polyphase"),
+           "S2K2-checkerboard": dict(scales=2, groups=2),
+           "S3K1": dict(scales=3, groups=1),
+           "he2021": None}
+
+
+def build(name):
+    torch.manual_seed(0)
+    kw = CONFIGS[name]
+    net = Checkerboard(16, 24) if kw is None else MSP(16, 24, **kw)
+    for p in net.parameters():       # random weights, but varied scales
+        p.data.normal_(0, 0.2)
+    net.eval().update(force=True)
+    return net
+
+
+def code(net, h, w, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = pad_to(torch.rand(1, 3, h, w, generator=g), net.downsampling_factor)
+    with torch.no_grad():
+        enc = net.compress(x)
+    calls = []
+    for m in (net.entropy_bottleneck, net.gaussian_conditional):
+        orig = m.decompress
+        m.decompress = lambda *a, _o=orig, **k: calls.append(1) or _o(*a, **k)
+    decoded = {}
+    hook = net.g_s.register_forward_pre_hook(
+        lambda _, inp: decoded.setdefault("y_hat", inp[0].clone()))
+    try:
+        with torch.no_grad():
+            out = net.decompress(enc["strings"], enc["shape"])
+    finally:
+        hook.remove()
+        for m in (net.entropy_bottleneck, net.gaussian_conditional):
+            del m.decompress
+    return enc, decoded["y_hat"], out["x_hat"], len(calls)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize("size", [(1, 1), (17, 33), (1000, 3)])
+def test_latents_round_trip_and_steps_are_real(name, size):
+    net = build(name)
+    enc, y_hat, x_hat, calls = code(net, *size)
+    torch.testing.assert_close(y_hat, enc["y_hat"], rtol=0, atol=0)
+    assert calls == net.decode_steps(*size) == 1 + len(net.units)
+    assert x_hat.shape[-2:] == pad_to(torch.zeros(1, 1, *size),
+                                      net.downsampling_factor).shape[-2:]
+
+
+def test_step_counts_do_not_grow_with_the_image():
+    for name in CONFIGS:
+        net = build(name)
+        counts = {net.decode_steps(s, s) for s in (64, 256, 1024, 2048)}
+        assert len(counts) == 1
+    assert len(schedule(2, 2, "checkerboard")) == 2 * (1 + 2 * 2)
+    assert len(schedule(2, 1, "polyphase")) == 1 + 3 * 2
+    assert build("he2021").decode_steps(512, 512) == 3       # ẑ + 2
+
+
+def test_schedule_covers_every_position_once():
+    for scales in (1, 2, 3):
+        for order in ("polyphase", "checkerboard"):
+            offs = [o for u in schedule(scales, 1, order) for o in u.offsets]
+            p = 2 ** scales
+            assert sorted(offs) == [(a, b) for a in range(p)
+                                    for b in range(p)]
+
+
+def test_context_sees_only_decoded_latents():
+    """Changing a latent of a later unit must not change the means and
+    scales predicted for an earlier one."""
+    net = build("S2K2-checkerboard")
+    y = torch.randn(1, 24, 8, 8).round()
+    hyper = torch.randn(1, 48, 8, 8)
+    for i, unit in enumerate(net.units):
+        known, current = net._masks(unit, 8, 8, "cpu")
+        a = net._predict(i, y, hyper, known, current)
+        later = ~known & ~current
+        y2 = y + 5.0 * later
+        b = net._predict(i, y2, hyper, known, current)
+        for u, v in zip(a, b):
+            torch.testing.assert_close(u, v, rtol=0, atol=0)
+
+
+def test_decoding_is_the_same_with_one_and_two_threads():
+    net = build("S2K2-checkerboard")
+    x = torch.rand(1, 3, 128, 192)
+    with torch.no_grad():
+        enc = net.compress(x)
+    n = torch.get_num_threads()
+    outs = []
+    try:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            with torch.no_grad():
+                outs.append(net.decompress(enc["strings"],
+                                           enc["shape"])["x_hat"])
+    finally:
+        torch.set_num_threads(n)
+    assert torch.equal(*outs)
+
+
+def test_unpadded_input_is_refused():
+    net = build("S3K1")
+    with pytest.raises(ValueError, match="pad images"):
+        net.compress(torch.rand(1, 3, 64, 64))
