@@ -97,7 +97,8 @@ def decode_image(model: CompressionModel, data: bytes, model_name: str,
     if header.latent_shape != expected:
         raise BitstreamError(f"latent shape {header.latent_shape} does not "
                              f"fit a {header.height}×{header.width} image")
-    if len(strings) != (2 if hasattr(model, "h_s") else 1):   # y (and z)
+    expected = getattr(model, "n_strings", 2 if hasattr(model, "h_s") else 1)
+    if len(strings) != expected:                  # y (and z, and units)
         raise BitstreamError("wrong number of strings for this model")
     out = model.decompress([[s] for s in strings], header.latent_shape)
     x_hat = out["x_hat"][..., :header.height, :header.width]

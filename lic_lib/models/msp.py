@@ -162,6 +162,11 @@ class MSP(MeanScaleHyperprior):
         pyramid a latent divisible by its period."""
         return max(64, 16 * self.period)
 
+    @property
+    def n_strings(self) -> int:
+        """Strings in a bitstream: ẑ, then one per unit."""
+        return 1 + len(self.units)
+
     def decode_steps(self, height: int, width: int) -> int:
         """Sequential entropy-decoding calls for any H×W image: ẑ, then
         one per unit.  The arguments are there to make the point."""
