@@ -29,7 +29,7 @@ with warnings.catch_warnings():
                                    JointAutoregressiveHierarchicalPriors,
                                    MeanScaleHyperprior, ScaleHyperprior)
 
-__all__ = ["MODELS", "build_model", "DEFAULT_N", "DEFAULT_M",
+__all__ = ["MODELS", "BASELINES", "build_model", "DEFAULT_N", "DEFAULT_M",
            "CompressionModel", "RateDistortionLoss"]
 
 #: Widths shared by every model of the book (see the VAE chapter for why).
@@ -41,6 +41,10 @@ MODELS: dict[str, type[CompressionModel]] = {
     "mbt2018-mean": MeanScaleHyperprior,
     "mbt2018": JointAutoregressiveHierarchicalPriors,
 }
+
+#: The four baselines of the paper's comparison, simplest first.
+BASELINES = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean",
+             "mbt2018")
 
 
 def build_model(name: str, N: int = DEFAULT_N,
