@@ -42,6 +42,24 @@ def test_resume_is_exact(tmp_path):
 
 
 @needs_train
+def test_redo_final_phase_is_exact(tmp_path):
+    from lic_lib.train import redo_final_phase
+    cfg = TrainConfig(**TINY)
+    a = train(cfg, tmp_path / "a", progress=False, log=lambda _: None)
+    train(cfg, tmp_path / "b", progress=False, log=lambda _: None)
+    redo_final_phase(tmp_path / "b")
+    assert torch.load(tmp_path / "b" / "last.pt",
+                      weights_only=True)["step"] == cfg.iterations
+    rows = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert int(rows[-1].split(",")[0]) <= cfg.iterations
+    b = train(cfg, tmp_path / "b", progress=False, log=lambda _: None)
+    for k, v in a.state_dict().items():
+        torch.testing.assert_close(v, b.state_dict()[k], rtol=0, atol=0,
+                                   msg=k)
+    assert not any(p.requires_grad for p in b.h_a.parameters())
+
+
+@needs_train
 def test_resume_refuses_other_config(tmp_path):
     train(TrainConfig(**TINY), tmp_path, progress=False, stop_at=1,
           log=lambda _: None)
