@@ -3,7 +3,8 @@
 Introduced in the chapter {ref}`chap-vae-codec`.
 
 ``data/checkpoints/<model>/<λ>.pt`` holds the trained weights in fp16
-without the entropy coder's CDF tables (they are rebuilt by ``update()``
+(buffers such as the likelihood bounds stay fp32) without the entropy
+coder's CDF tables (they are rebuilt by ``update()``
 on load, so files stay small); ``<λ>.json`` beside it records the
 training run (λ, widths, iterations, crops, wall time, device, commit) and
 the file's SHA-256, which :func:`load_checkpoint` verifies before
@@ -51,7 +52,11 @@ def export_run(run_dir: str | Path, root: Path | None = None,
     cfg = state["config"]
     if state["step"] < cfg["iterations"] + cfg["finetune_iterations"]:
         raise ValueError(f"{run_dir} is unfinished (step {state['step']})")
-    weights = {k: v.half() if v.is_floating_point() else v
+    params = {n for n, _ in build_model(cfg["model"], cfg["N"],
+                                        cfg["M"]).named_parameters()}
+    # parameters in fp16; buffers (the entropy models' lower bounds, e.g.
+    # 1e-9 on likelihoods, which fp16 would round to 0) stay fp32
+    weights = {k: v.half() if k in params and v.is_floating_point() else v
                for k, v in state["model"].items()
                if not k.endswith(_REBUILT)}
     path = checkpoint_path(cfg["model"], cfg["lmbda"], root)

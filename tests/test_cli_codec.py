@@ -46,8 +46,13 @@ def test_export_record_and_load(ckpt):
     path = checkpoints.checkpoint_path("mbt2018-mean", 0.0067)
     import torch
     stored = torch.load(path, weights_only=True)
-    assert {v.dtype for v in stored.values() if v.is_floating_point()} \
+    params = {n for n, _ in model.named_parameters()}
+    assert {v.dtype for k, v in stored.items() if k in params} \
         == {torch.float16}
+    # a bound of 1e-9 in fp16 would be 0: buffers stay fp32
+    assert stored["gaussian_conditional.likelihood_lower_bound.bound"] \
+        .dtype == torch.float32
+    assert model.gaussian_conditional.likelihood_lower_bound.bound == 1e-9
     assert not any("_quantized_cdf" in k for k in stored)   # rebuilt on load
     assert model.g_a[0].weight.dtype == torch.float32
     assert rec["sha256"] and rec["bytes"] == path.stat().st_size
