@@ -31,7 +31,8 @@ __all__ = ["CHECKPOINTS", "LAMBDAS", "export_run", "load_checkpoint",
 CHECKPOINTS = DATA / "checkpoints"
 #: The λ ladder shared by every model; quality q ∈ 1..6 is LAMBDAS[q - 1].
 LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)
-_REBUILT = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+_REBUILT = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table",
+            "context_prediction.mask")     # fixed by the architecture
 
 
 class CheckpointError(FileNotFoundError):
