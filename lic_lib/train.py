@@ -189,8 +189,9 @@ def _finetune_mode(model: CompressionModel) -> None:
       bpp in 1,450 steps while that of ŷ fell by only 0.005 (mean-scale,
       λ = 0.0067, CID22 val).
     """
-    for name in ("g_a", "g_s", "h_a"):
-        getattr(model, name).requires_grad_(False)
+    for name in ("g_a", "g_s", "h_a"):          # the factorized prior
+        if hasattr(model, name):                # has no h_a
+            getattr(model, name).requires_grad_(False)
 
 
 @torch.no_grad()
