@@ -22,6 +22,20 @@ __all__ = ["compare_at_bpp", "codec_comparison", "LadderPoint",
            "code_ladder", "ladder_figure", "quality_slider"]
 
 
+def _zoom_controls() -> dict:
+    """Sliders for the zoom window of :func:`~lic_lib.plots.zoom_compare`."""
+    import ipywidgets as w
+
+    slider = dict(continuous_update=False)
+    return dict(
+        x=w.FloatSlider(value=0.5, min=0, max=1, step=0.02,
+                        description="zoom x", **slider),
+        y=w.FloatSlider(value=0.5, min=0, max=1, step=0.02,
+                        description="zoom y", **slider),
+        zoom=w.FloatSlider(value=4, min=1, max=12, step=0.5,
+                           description="zoom ×", **slider))
+
+
 def compare_at_bpp(img: np.ndarray, codec_names: Sequence[str],
                    target_bpp: float, center=(0.5, 0.5), zoom: float = 4.0
                    ) -> tuple[plt.Figure, list[Coded]]:
@@ -70,12 +84,7 @@ def codec_comparison(images: Sequence[tuple[str, np.ndarray]],
         target=w.FloatLogSlider(value=0.3, base=10, min=-1.3, max=0.5,
                                 step=0.05, description="target bpp",
                                 continuous_update=False),
-        x=w.FloatSlider(value=0.5, min=0, max=1, step=0.02,
-                        description="zoom x", continuous_update=False),
-        y=w.FloatSlider(value=0.5, min=0, max=1, step=0.02,
-                        description="zoom y", continuous_update=False),
-        zoom=w.FloatSlider(value=4, min=1, max=12, step=0.5,
-                           description="zoom ×", continuous_update=False),
+        **_zoom_controls(),
     )
     out = w.interactive_output(show, controls)
     ui = w.VBox([w.HBox([controls["image"], controls["codec_a"],
@@ -146,12 +155,7 @@ def quality_slider(img: np.ndarray, points: Sequence[LadderPoint]):
         quality=w.SelectionSlider(options=qs, value=qs[len(qs) // 2],
                                   description="quality",
                                   continuous_update=False),
-        x=w.FloatSlider(value=0.5, min=0, max=1, step=0.02,
-                        description="zoom x", continuous_update=False),
-        y=w.FloatSlider(value=0.5, min=0, max=1, step=0.02,
-                        description="zoom y", continuous_update=False),
-        zoom=w.FloatSlider(value=4, min=1, max=12, step=0.5,
-                           description="zoom ×", continuous_update=False),
+        **_zoom_controls(),
     )
     out = w.interactive_output(show, controls)
     ui = w.VBox([w.HBox([controls["quality"], controls["zoom"]]),
