@@ -22,8 +22,9 @@ A run lives in a folder: ``last.pt`` (model, optimisers, step and RNG
 state, written every ``checkpoint_seconds`` and at the end, atomically),
 ``main_phase.pt`` (the whole state when the final phase began: see
 :func:`redo_final_phase`) and ``log.csv``.  Calling :func:`train` again
-on the same folder resumes exactly where it stopped; the batches drawn are the same as in an
-uninterrupted run, because all randomness comes from the saved torch RNG.
+on the same folder resumes exactly where it stopped; the batches drawn are
+the same as in an uninterrupted run, because all randomness comes from the
+saved torch RNG.
 """
 
 from __future__ import annotations
@@ -51,8 +52,7 @@ from .models import CompressionModel, RateDistortionLoss, build_model
 
 __all__ = ["TrainConfig", "train", "lr_at", "evaluate_likelihood_rd",
            "bf16_transforms", "ste_quantization", "ladder_plan",
-           "redo_final_phase",
-           "train_ladders"]
+           "redo_final_phase", "train_ladders"]
 
 
 @dataclass(frozen=True)
@@ -304,7 +304,7 @@ class _Run:
     def _resume(self) -> None:
         state = torch.load(self.ckpt, map_location=self.device,
                            weights_only=True)
-        if not same_recipe(state["config"], self.cfg):
+        if not _same_recipe(state["config"], self.cfg):
             raise ValueError(f"{self.ckpt} was written by another "
                              "configuration; use a new folder or the same "
                              "settings")
@@ -379,10 +379,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
     ``stop_at`` ends this call after that step and ``deadline`` (a
     ``time.time()`` value) at the first step after that moment, both with
     the checkpoint written, so a long run can be done in pieces; calling
-    again continues it.  Under
-    ``torchrun`` every process trains on its own crops (the batch size is
-    per process) with DistributedDataParallel; rank 0 writes the log and
-    the checkpoint.
+    again continues it.  Under ``torchrun`` every process trains on its
+    own crops (the batch size is per process) with
+    DistributedDataParallel; rank 0 writes the log and the checkpoint.
     """
     from tqdm.auto import tqdm
 
@@ -530,7 +529,7 @@ def ladder_plan(model: str, root: str | Path = "runs", main_iterations:
     return plan
 
 
-def same_recipe(saved: dict, cfg: TrainConfig) -> bool:
+def _same_recipe(saved: dict, cfg: TrainConfig) -> bool:
     """Whether a saved config (``last.pt`` or a checkpoint record) is the
     run ``cfg`` describes.  Where the warm-start weights were read from
     does not count: a finished run's ``last.pt`` and its shipped fp16
@@ -558,7 +557,7 @@ def _shipped(cfg: TrainConfig) -> Path | None:
     from .checkpoints import checkpoint_path
     path = checkpoint_path(cfg.model, cfg.lmbda)
     meta = path.with_suffix(".json")
-    if path.exists() and meta.exists() and same_recipe(
+    if path.exists() and meta.exists() and _same_recipe(
             json.loads(meta.read_text())["train_config"], cfg):
         return path
     return None
@@ -635,7 +634,6 @@ def train_ladders(models: list[str], root: str | Path = "runs",
     for d in sorted(done):
         export(d)
     done |= {run_dir for cfg, run_dir in queue if _shipped(cfg)}
-    failed: set[Path] = set()
     running: dict[Path, tuple[TrainConfig, mp.Process]] = {}
     waiting = [(c, d) for c, d in queue if d not in done]
     while waiting or running:
@@ -646,19 +644,17 @@ def train_ladders(models: list[str], root: str | Path = "runs",
             if proc.exitcode == 0 and _finished(cfg, run_dir):
                 done.add(run_dir)
                 export(run_dir)
-            elif proc.exitcode != 0:
-                failed.add(run_dir)
+            elif proc.exitcode != 0:        # its dependents are dropped
                 log(f"{run_dir} failed (exit code {proc.exitcode})")
         late = deadline is not None and time.time() >= deadline
         for cfg, run_dir in list(waiting):
             up = Path(cfg.init_from).parent if cfg.init_from else None
-            started = ready(cfg) if len(running) < jobs and not late \
-                else None
-            pending = up is None or up in running or up in done or any(
-                up == d for _, d in waiting)
-            if late or up in failed or (started is None and not pending):
+            parent_done = up is None or up in done
+            pending = up in running or any(up == d for _, d in waiting)
+            if late or not (parent_done or pending):
                 waiting.remove((cfg, run_dir))   # cannot start (now)
-            elif started is not None:
+            elif parent_done and len(running) < jobs:
+                started = ready(cfg)             # reads the parent once
                 waiting.remove((cfg, run_dir))
                 proc = ctx.Process(target=_train_job,
                                    args=(started, run_dir, deadline,

@@ -117,14 +117,15 @@ class _Head(nn.Module):
         return scales, means
 
 
-@lru_cache(maxsize=64)
-def _pattern(offsets: tuple[tuple[int, int], ...], period: int, h: int,
-             w: int) -> torch.Tensor:
-    """A boolean h×w map of the positions ``offsets`` tile (CPU)."""
+@lru_cache(maxsize=256)
+def _pattern(offsets: frozenset[tuple[int, int]], period: int, h: int,
+             w: int, device: str) -> torch.Tensor:
+    """A boolean h×w map of the positions ``offsets`` tile, on ``device``
+    (cached: training and coding ask for the same maps at every call)."""
     tile = torch.zeros(period, period, dtype=torch.bool)
     for a, b in offsets:
         tile[a, b] = True
-    return tile.repeat(-(-h // period), -(-w // period))[:h, :w]
+    return tile.repeat(-(-h // period), -(-w // period))[:h, :w].to(device)
 
 
 class MSP(MeanScaleHyperprior):
@@ -170,18 +171,18 @@ class MSP(MeanScaleHyperprior):
     def decode_steps(self, height: int, width: int) -> int:
         """Sequential entropy-decoding calls for any H×W image: ẑ, then
         one per unit.  The arguments are there to make the point."""
-        return 1 + len(self.units)
+        return self.n_strings
 
     # -- the parts shared by training, encoding and decoding -------------
 
     def _masks(self, unit: Unit, h: int, w: int, device
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """(decoded before this unit's step, this unit's positions)."""
-        earlier = tuple(o for u in self.units[:self.units.index(unit)]
-                        if u.offsets != unit.offsets for o in u.offsets)
-        known = _pattern(earlier, self.period, h, w)
-        current = _pattern(unit.offsets, self.period, h, w)
-        return known.to(device), current.to(device)
+        earlier = frozenset(o for u in self.units[:self.units.index(unit)]
+                            if u.offsets != unit.offsets for o in u.offsets)
+        return (_pattern(earlier, self.period, h, w, str(device)),
+                _pattern(frozenset(unit.offsets), self.period, h, w,
+                         str(device)))
 
     def _predict(self, i: int, y_hat: torch.Tensor, hyper: torch.Tensor,
                  known: torch.Tensor, current: torch.Tensor):
@@ -189,7 +190,7 @@ class MSP(MeanScaleHyperprior):
         unit, head = self.units[i], self.heads[i]
         mg = self.M // self.groups
         parts = []
-        if head.context is not None and known.any():
+        if unit.offsets != self.units[0].offsets:   # earlier steps exist
             parts.append(y_hat * known)
         if unit.group:
             parts.append(y_hat[:, :unit.group * mg] * current)
