@@ -615,9 +615,9 @@ def train_ladders(models: list[str], root: str | Path = "runs",
         for cfg, run_dir in queue:
             if deadline and time.time() >= deadline:
                 break
+            if _shipped(cfg):
+                continue                     # done earlier: record stays
             if not _finished(cfg, run_dir):
-                if _shipped(cfg):
-                    continue                 # done earlier, elsewhere
                 if (cfg := ready(cfg)) is None:
                     log(f"{run_dir}: its warm start is not trained yet")
                     continue
@@ -630,10 +630,11 @@ def train_ladders(models: list[str], root: str | Path = "runs",
     import multiprocessing as mp
     ctx = mp.get_context("spawn")           # fresh CUDA state per process
     threads = max(1, (os.cpu_count() or 2) // jobs)
+    shipped = {run_dir for cfg, run_dir in queue if _shipped(cfg)}
     done = {run_dir for cfg, run_dir in queue if _finished(cfg, run_dir)}
-    for d in sorted(done):
+    for d in sorted(done - shipped):     # shipped: the record stays as is
         export(d)
-    done |= {run_dir for cfg, run_dir in queue if _shipped(cfg)}
+    done |= shipped
     running: dict[Path, tuple[TrainConfig, mp.Process]] = {}
     waiting = [(c, d) for c, d in queue if d not in done]
     while waiting or running:

@@ -170,6 +170,10 @@ def test_parallel_ladder_trains_and_exports_every_lambda(tmp_path,
         assert state["step"] == cfg.total
         assert ck.checkpoint_path(model, cfg.lmbda).with_suffix(
             ".csv").read_text() == (run_dir / "log.csv").read_text()
+    # called again: nothing to train, and shipped records are not rewritten
+    for j in (1, 2):
+        assert train_ladders([model], tmp_path / "runs", jobs=j,
+                             progress=False, log=lambda _: None, **kw) == []
     # a later session without the run folders: what is shipped counts as
     # done, and a missing λ warm-starts from its shipped neighbour
     import shutil
