@@ -14,7 +14,7 @@ Layout (big-endian)::
     12      4     image width   } pads to its multiple and crops back
     16      2+2   latent shape that ``decompress`` needs (h, w)
     20      4     checkpoint tag: first 4 bytes of the weights' SHA-256
-    24      1     number of strings n (1 ≤ n ≤ 16)
+    24      1     number of strings n (1 ≤ n ≤ 64)
     25      4·n   length of each string in bytes
     25+4n   4     CRC-32 of every byte of the file except these four
     29+4n   ...   the strings, back to back
@@ -37,12 +37,13 @@ __all__ = ["BitstreamError", "Header", "pack", "unpack", "MODEL_IDS",
 MAGIC = b"LIC\x89"
 VERSION = 1
 MAX_SIDE = 1 << 16          # larger images are rejected (and would be slow)
-_MAX_STRINGS = 16
+_MAX_STRINGS = 64         # MSP `best`: 21
 _FIXED = struct.Struct(">4sBBBBIIHH4sB")
 
 #: Stable ids: never renumber, only append.
 MODEL_IDS = {"bmshj2018-factorized": 1, "bmshj2018-hyperprior": 2,
-             "mbt2018-mean": 3, "mbt2018": 4}
+             "mbt2018-mean": 3, "mbt2018": 4, "checkerboard": 5,
+             "msp-fast": 6, "msp-balanced": 7, "msp-best": 8}
 _NAMES = {v: k for k, v in MODEL_IDS.items()}
 
 
@@ -68,7 +69,7 @@ def pack(h: Header, strings: list[bytes]) -> bytes:
     if not (0 < h.height < MAX_SIDE and 0 < h.width < MAX_SIDE):
         raise ValueError(f"image size {h.height}×{h.width} out of range")
     if not 1 <= len(strings) <= _MAX_STRINGS or len(h.tag) != 4:
-        raise ValueError("need 1–16 strings and a 4-byte tag")
+        raise ValueError(f"need 1–{_MAX_STRINGS} strings and a 4-byte tag")
     head = _FIXED.pack(MAGIC, VERSION, MODEL_IDS[h.model], h.profile,
                        h.lambda_index, h.height, h.width, *h.latent_shape,
                        h.tag, len(strings))

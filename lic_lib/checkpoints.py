@@ -115,6 +115,8 @@ def load_checkpoint(model: str, lmbda: float, device: torch.device | str
     if sha256(path) != record["sha256"]:
         raise CheckpointError(f"{path} does not match the SHA-256 in {meta}")
     weights = torch.load(path, map_location="cpu", weights_only=True)
+    if "base" in record:           # a context model: only its own weights
+        weights = {**_base_weights(record["base"], root), **weights}
     net = build_model(model, record["N"], record["M"])
     missing, unexpected = nn.Module.load_state_dict(
         net, {k: v.float() if v.is_floating_point() else v
@@ -126,6 +128,16 @@ def load_checkpoint(model: str, lmbda: float, device: torch.device | str
     net = net.to(device).eval()
     net.update(force=True)
     return net, record
+
+
+def _base_weights(base: dict, root: Path | None) -> dict:
+    """The weights of the checkpoint a context model extends, checked to
+    be the very file it was trained on."""
+    path = checkpoint_path(base["model"], base["lmbda"], root)
+    if not path.exists() or sha256(path) != base["sha256"]:
+        raise CheckpointError(f"{path} is missing or is not the checkpoint "
+                              "this context model was trained on")
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _parent_lambda(cfg: dict) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from . import data as _data
@@ -134,6 +135,20 @@ def _ladder(a: argparse.Namespace) -> None:
     train_ladders(a.model, a.root, jobs=a.jobs, hours=a.hours)
 
 
+def _context(a: argparse.Namespace) -> None:
+    import time
+    from .frozen import FrozenConfig, train_context
+    deadline = time.time() + a.hours * 3600 if a.hours else None
+    for lam in a.lmbda:
+        for name in a.model:
+            cfg = FrozenConfig(model=name, lmbda=lam,
+                               iterations=a.iterations)
+            train_context(cfg, Path(a.root) / name / f"{lam:g}",
+                          deadline=deadline)
+            if deadline and time.time() >= deadline:
+                return
+
+
 def _eval(a: argparse.Namespace) -> None:
     from .evaluate import evaluate_model
     evaluate_model(a.model, a.dataset, limit=a.limit, device=a.device,
@@ -175,6 +190,16 @@ def _add_codec(sub) -> None:
     s.add_argument("--hours", type=float,
                    help="stop every run (resumably) after this long")
     s.set_defaults(func=_ladder)
+    s = sub.add_parser("context", help="train context models on the frozen "
+                       "mean-scale model (MSP chapter)")
+    s.add_argument("--model", nargs="+", required=True,
+                   help="checkerboard, msp-<profile>, msp-s<S>k<K>, mbt2018")
+    s.add_argument("--lmbda", nargs="+", type=float, default=[0.0067])
+    s.add_argument("--iterations", type=int, default=3000)
+    s.add_argument("--root", default="runs/context")
+    s.add_argument("--hours", type=float,
+                   help="stop (resumably) after this long")
+    s.set_defaults(func=_context)
 
 
 def build_parser() -> argparse.ArgumentParser:

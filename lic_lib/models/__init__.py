@@ -10,6 +10,8 @@ sequential decoder) are CompressAI's:
 ``bmshj2018-hyperprior``   scale hyperprior (Ballé et al. 2018)
 ``mbt2018-mean``           mean-scale hyperprior (Minnen et al. 2018)
 ``mbt2018``                joint autoregressive + hyperprior (Minnen 2018)
+``checkerboard``           checkerboard context (He et al. 2021), 2 steps
+``msp-fast`` …             the MSP model in each profile of ``MSP_PROFILES``
 =========================  ==============================================
 
 All models of the book share one width setting (N, M) so that RD
@@ -18,7 +20,9 @@ differences come from the probability models, not from capacity.
 
 from __future__ import annotations
 
+import functools
 import warnings
+from typing import Callable
 
 with warnings.catch_warnings():
     # compressai → torch_geometric warns that torch.jit.script is deprecated
@@ -29,22 +33,31 @@ with warnings.catch_warnings():
                                    JointAutoregressiveHierarchicalPriors,
                                    MeanScaleHyperprior, ScaleHyperprior)
 
-__all__ = ["MODELS", "BASELINES", "build_model", "DEFAULT_N", "DEFAULT_M",
-           "CompressionModel", "RateDistortionLoss"]
+__all__ = ["MODELS", "BASELINES", "CONTEXT_MODELS", "build_model",
+           "DEFAULT_N", "DEFAULT_M", "CompressionModel", "RateDistortionLoss"]
 
 #: Widths shared by every model of the book (see the VAE chapter for why).
 DEFAULT_N, DEFAULT_M = 64, 96
 
-MODELS: dict[str, type[CompressionModel]] = {
+MODELS: dict[str, Callable[..., CompressionModel]] = {
     "bmshj2018-factorized": FactorizedPrior,
     "bmshj2018-hyperprior": ScaleHyperprior,
     "mbt2018-mean": MeanScaleHyperprior,
     "mbt2018": JointAutoregressiveHierarchicalPriors,
 }
+from .msp import MSP, MSP_PROFILES, Checkerboard  # noqa: E402 (needs the above)
+
+MODELS["checkerboard"] = Checkerboard
+MODELS.update({f"msp-{p}": functools.partial(MSP, **kw)
+               for p, kw in MSP_PROFILES.items()})
 
 #: The four baselines of the paper's comparison, simplest first.
 BASELINES = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean",
              "mbt2018")
+
+#: Context models compared on the mean-scale model's frozen transforms
+#: (chapter on the MSP model): they add only a probability model to it.
+CONTEXT_MODELS = ("checkerboard",) + tuple(f"msp-{p}" for p in MSP_PROFILES)
 
 
 def build_model(name: str, N: int = DEFAULT_N,

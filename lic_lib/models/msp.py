@@ -42,9 +42,17 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from . import MeanScaleHyperprior
+from compressai.models import MeanScaleHyperprior
 
-__all__ = ["Unit", "schedule", "MSP", "Checkerboard"]
+__all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_PROFILES"]
+
+#: Named trade-offs between rate and decoding steps (chapter on the MSP
+#: model; chosen from its ablation over S and K).
+MSP_PROFILES: dict[str, dict] = {
+    "fast": dict(scales=1, groups=1),
+    "balanced": dict(scales=2, groups=2),
+    "best": dict(scales=2, groups=4),
+}
 
 
 @dataclass(frozen=True)
@@ -89,12 +97,15 @@ def schedule(scales: int, groups: int = 1, order: str = "checkerboard"
 
 
 class _Head(nn.Module):
-    """Mean and scale of one unit from its context and the hyperprior.
+    """Corrections to the hyperprior's mean and scale for one unit.
 
     ``context_in`` channels of decoded latents (zero where not decoded)
     go through one k×k convolution dilated to the unit's lattice; its
     features and the hyperprior's 2M channels go through three 1×1
-    convolutions to a scale and a mean per channel of the group.
+    convolutions to a scale and a mean correction per channel of the
+    group.  The last convolution starts at zero, so an untrained head
+    predicts exactly what the mean-scale hyperprior predicts, and training
+    can only start from there.
     """
 
     def __init__(self, context_in: int, hyper: int, out: int, width: int,
@@ -108,6 +119,8 @@ class _Head(nn.Module):
             nn.Conv2d(hyper + (width if context_in else 0), hidden, 1),
             nn.GELU(), nn.Conv2d(hidden, hidden, 1), nn.GELU(),
             nn.Conv2d(hidden, 2 * out, 1))
+        nn.init.zeros_(self.params[-1].weight)
+        nn.init.zeros_(self.params[-1].bias)
 
     def forward(self, context: torch.Tensor | None, hyper: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,7 +199,8 @@ class MSP(MeanScaleHyperprior):
 
     def _predict(self, i: int, y_hat: torch.Tensor, hyper: torch.Tensor,
                  known: torch.Tensor, current: torch.Tensor):
-        """Scale and mean maps (group channels) of unit ``i``."""
+        """Scale and mean maps (group channels) of unit ``i``: the
+        hyperprior's, corrected by the unit's head from its context."""
         unit, head = self.units[i], self.heads[i]
         mg = self.M // self.groups
         parts = []
@@ -195,7 +209,10 @@ class MSP(MeanScaleHyperprior):
         if unit.group:
             parts.append(y_hat[:, :unit.group * mg] * current)
         context = torch.cat(parts, 1) if parts else None
-        return head(context, hyper)
+        ds, dm = head(context, hyper)
+        g = self._group(unit)
+        scales, means = hyper.chunk(2, 1)
+        return scales[:, g] + ds, means[:, g] + dm
 
     def _check(self, y: torch.Tensor) -> None:
         if y.shape[-2] % self.period or y.shape[-1] % self.period:
@@ -211,26 +228,33 @@ class MSP(MeanScaleHyperprior):
     # -- CompressAI's model contract -------------------------------------
 
     def forward(self, x: torch.Tensor) -> dict:
+        """Training pass.  The rate sees uniform noise (CompressAI's
+        convention); the context of each unit and the synthesis see the
+        values the decoder will have, round(y − μ) + μ, with the gradient
+        passed straight through the rounding (Minnen & Singh 2020)."""
         y = self.g_a(x)
         self._check(y)
         z = self.h_a(y)
         z_hat, z_likelihoods = self.entropy_bottleneck(z)
         hyper = self.h_s(z_hat)
-        y_hat = self.gaussian_conditional.quantize(
-            y, "noise" if self.training else "dequantize")
         h, w = y.shape[-2:]
-        scales = [torch.zeros_like(y[:, :self.M // self.groups])
-                  for _ in range(self.groups)]
+        mg = self.M // self.groups
+        y_hat = torch.zeros_like(y)          # what the decoder has so far
+        scales = [torch.zeros_like(y[:, :mg]) for _ in range(self.groups)]
         means = [torch.zeros_like(s) for s in scales]
-        for i, unit in enumerate(self.units):      # all units in parallel
+        for i, unit in enumerate(self.units):
             known, current = self._masks(unit, h, w, y.device)
             s, m = self._predict(i, y_hat, hyper, known, current)
-            scales[unit.group] = scales[unit.group] + s * current
-            means[unit.group] = means[unit.group] + m * current
+            g = self._group(unit)
+            scales[unit.group] = torch.where(current, s, scales[unit.group])
+            means[unit.group] = torch.where(current, m, means[unit.group])
+            q = y[:, g] + (torch.round(y[:, g] - m) + m - y[:, g]).detach()
+            y_hat = torch.cat([y_hat[:, :g.start],
+                               torch.where(current, q, y_hat[:, g]),
+                               y_hat[:, g.stop:]], 1)
         _, y_likelihoods = self.gaussian_conditional(
             y, torch.cat(scales, 1), means=torch.cat(means, 1))
-        x_hat = self.g_s(y_hat)
-        return {"x_hat": x_hat,
+        return {"x_hat": self.g_s(y_hat),
                 "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     def compress(self, x: torch.Tensor) -> dict:

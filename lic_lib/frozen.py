@@ -1,0 +1,290 @@
+"""Context models trained on a trained model's frozen transforms.
+
+Introduced in the chapter {ref}`chap-msp`.
+
+To compare probability models fairly, and cheaply on a CPU, every context
+model of the book (checkerboard, the MSP profiles, the AR model) is put on
+top of the *same* trained mean-scale hyperprior: its analysis and
+synthesis transforms, hyper-transforms and density of ẑ are frozen, and
+only the context model's own parameters (the MSP heads, the AR model's
+masked convolution and entropy parameters) are trained, on the rate of ŷ
+alone.  The distortion then differs between models only by where each
+rounds (around its own predicted means), so the RD difference isolates the
+probability model.
+
+Because the transforms are frozen, y = g_a(x) of the training crops is
+computed once and cached (:func:`latent_cache`); training then never runs
+the transforms, which makes a context model train in minutes on a CPU.
+A trained context model is shipped as its own parameters only, with a
+reference (model, λ, SHA-256) to the mean-scale checkpoint it extends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+
+from .checkpoints import _REBUILT, checkpoint_path, load_checkpoint
+from .config import get_device
+from .data import RandomCrops, eval_images
+from .codec import image_tensor, pad_to
+from .models import CompressionModel, build_model
+from .train import _device_name
+
+__all__ = ["FrozenConfig", "transforms_bypassed", "latent_cache",
+           "context_model", "latent_bpp", "train_context", "trainable",
+           "export_context", "read_log"]
+
+
+@dataclasses.dataclass
+class FrozenConfig:
+    """One context model trained on the frozen ``base`` model at λ."""
+
+    model: str                       # e.g. "msp-balanced", "mbt2018"
+    lmbda: float = 0.0067            # λ of the base checkpoint
+    base: str = "mbt2018-mean"
+    iterations: int = 3_000
+    batch_size: int = 8
+    lr: float = 1e-3
+    warmup: int = 100
+    lr_drop: float = 0.7             # ×0.1 from this fraction of the run
+    crops: int = 2_048               # cached training crops
+    crop: int = 256
+    seed: int = 0
+    log_every: int = 100
+    kodak_images: int = 24           # rate logged on the first ones
+
+
+@contextlib.contextmanager
+def transforms_bypassed(model: CompressionModel) -> Iterator[None]:
+    """Inside, ``model(y)`` runs only the probability model on latents y
+    (g_a and g_s are identities; ``x_hat`` is then ŷ)."""
+    g_a, g_s = model.g_a, model.g_s
+    model.g_a = model.g_s = nn.Identity()
+    try:
+        yield
+    finally:
+        model.g_a, model.g_s = g_a, g_s
+
+
+@torch.no_grad()
+def latent_cache(base: str, lmbda: float, n: int, crop: int = 256,
+                 seed: int = 0, root: str | Path = "runs/latents",
+                 progress: bool = True) -> torch.Tensor:
+    """y = g_a(x) of ``n`` random training crops (fp16, n×M×h×w), computed
+    once with the shipped ``base`` model at ``lmbda`` and kept on disk."""
+    path = Path(root) / f"{base}-{lmbda:g}-{n}x{crop}-seed{seed}.pt"
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    from tqdm.auto import tqdm
+    net, _ = load_checkpoint(base, lmbda)
+    torch.manual_seed(seed)
+    crops = RandomCrops("train", crop=crop)
+    out = []
+    for i in tqdm(range(0, n, 16), desc=f"latents of {n} crops",
+                  disable=not progress):
+        x = torch.stack([crops[j] for j in range(i, min(n, i + 16))])
+        out.append(net.g_a(x).half())
+    ys = torch.cat(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ys, path)
+    return ys
+
+
+def trainable(model: CompressionModel, base: CompressionModel
+              ) -> list[str]:
+    """Names of ``model``'s parameters that ``base`` does not have: the
+    context model's own (everything else is frozen)."""
+    have = dict(base.named_parameters())
+    return [n for n, _ in model.named_parameters() if n not in have]
+
+
+def context_model(name: str, lmbda: float, base: str = "mbt2018-mean",
+                  device: torch.device | str = "cpu"
+                  ) -> tuple[CompressionModel, list[str]]:
+    """Model ``name`` holding the shipped ``base`` at ``lmbda`` (frozen),
+    and the names of its parameters left to train."""
+    base_net, rec = load_checkpoint(base, lmbda)
+    net = build_model(name, rec["N"], rec["M"])
+    weights = {k: v for k, v in base_net.state_dict().items()
+               if not k.endswith(_REBUILT)}
+    _, unexpected = nn.Module.load_state_dict(net, weights, strict=False)
+    if unexpected:
+        raise ValueError(f"{base} does not fit inside {name}: {unexpected}")
+    net.update(force=True)
+    names = trainable(net, base_net)
+    for n, p in net.named_parameters():
+        p.requires_grad_(n in names)
+    return net.to(device), names
+
+
+def latent_bpp(model: CompressionModel, y: torch.Tensor, pixels: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bits per pixel of ŷ and of ẑ for latents ``y`` (mean over the batch;
+    noise or rounding as the model's mode says)."""
+    with transforms_bypassed(model):
+        out = model(y)
+    lik = out["likelihoods"]
+    per = -1.0 / (pixels * y.shape[0] * torch.log(torch.tensor(2.0)))
+    return (lik["y"].log().sum() * per, lik["z"].log().sum() * per)
+
+
+def _lr(step: int, cfg: FrozenConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    return cfg.lr * (0.1 if step >= cfg.lr_drop * cfg.iterations else 1.0)
+
+
+@torch.no_grad()
+def _kodak_latents(model: CompressionModel, limit: int | None = None
+                   ) -> list[torch.Tensor]:
+    """g_a of the Kodak images, padded to the model's multiple."""
+    f = int(model.downsampling_factor)
+    return [model.g_a(pad_to(image_tensor(a), f))
+            for _, a in eval_images("kodak", limit=limit)]
+
+
+@torch.no_grad()
+def kodak_rate(model: CompressionModel, ys: list[torch.Tensor]) -> float:
+    """Mean bpp (ŷ + ẑ, likelihoods of the rounded latents) on Kodak."""
+    model.eval()
+    total = 0.0
+    for y in ys:
+        by, bz = latent_bpp(model, y, 256 * y.shape[-2] * y.shape[-1])
+        total += float(by + bz)
+    return total / len(ys)
+
+
+def train_context(cfg: FrozenConfig, run_dir: str | Path,
+                  progress: bool = True, deadline: float | None = None,
+                  log: Callable[[str], None] = print,
+                  cache: str | Path = "runs/latents") -> CompressionModel:
+    """Train ``cfg.model``'s context parameters on the frozen base, with
+    checkpoints that resume exactly (``last.pt``) and a CSV log whose
+    rows give the training rate and the Kodak rate (likelihoods).
+    ``cache`` is the folder of the cached training latents."""
+    from tqdm.auto import tqdm
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = get_device()
+    torch.manual_seed(cfg.seed)              # the heads' initial weights
+    net, names = context_model(cfg.model, cfg.lmbda, cfg.base, device)
+    params = [p for n, p in net.named_parameters() if n in names]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    ys = latent_cache(cfg.base, cfg.lmbda, cfg.crops, cfg.crop, cfg.seed,
+                      cache, progress)
+    kodak = [y.to(device) for y in _kodak_latents(net.cpu(),
+                                                  cfg.kodak_images)]
+    net.to(device)
+    step, elapsed = 0, 0.0
+    ckpt, log_path = run_dir / "last.pt", run_dir / "log.csv"
+    torch.manual_seed(cfg.seed)
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        if state["config"] != dataclasses.asdict(cfg):
+            raise ValueError(f"{ckpt} was trained with another config")
+        nn.Module.load_state_dict(net, state["model"], strict=False)
+        opt.load_state_dict(state["optimizer"])
+        step, elapsed = state["step"], state["elapsed"]
+        torch.set_rng_state(state["rng"])
+    elif not log_path.exists():
+        log_path.write_text("step,lr,train_bpp_y,kodak_bpp,seconds\n")
+
+    def save() -> None:
+        state = {"model": {n: p.detach().cpu() for n, p in
+                           net.named_parameters() if n in names},
+                 "optimizer": opt.state_dict(), "step": step,
+                 "elapsed": elapsed, "rng": torch.get_rng_state(),
+                 "device": _device_name(device),
+                 "config": dataclasses.asdict(cfg)}
+        torch.save(state, ckpt.with_suffix(".tmp"))
+        ckpt.with_suffix(".tmp").replace(ckpt)
+
+    pixels = cfg.crop * cfg.crop
+    bar = tqdm(total=cfg.iterations, initial=step, disable=not progress,
+               desc=f"{cfg.model} on frozen {cfg.base} λ={cfg.lmbda:g}")
+    t0, running = time.time() - elapsed, []
+    while step < cfg.iterations:
+        net.train()
+        net.entropy_bottleneck.eval()        # ẑ rounded, as in decoding
+        idx = torch.randint(0, len(ys), (cfg.batch_size,))
+        y = ys[idx].to(device).float()
+        for g in opt.param_groups:
+            g["lr"] = _lr(step, cfg)
+        by, _ = latent_bpp(net, y, pixels)
+        opt.zero_grad(set_to_none=True)
+        by.backward()
+        opt.step()
+        running.append(float(by.detach()))
+        step += 1
+        bar.update()
+        if step % cfg.log_every == 0 or step == cfg.iterations:
+            elapsed = time.time() - t0
+            rate = kodak_rate(net, kodak)
+            with open(log_path, "a") as f:
+                f.write(f"{step},{_lr(step - 1, cfg):g},"
+                        f"{sum(running) / len(running):.5f},{rate:.5f},"
+                        f"{elapsed:.1f}\n")
+            running = []
+            bar.set_postfix(kodak_bpp=f"{rate:.4f}")
+            save()
+            if deadline is not None and time.time() >= deadline:
+                log(f"deadline: {run_dir} stops at step {step}")
+                break
+    bar.close()
+    net.eval()
+    return net
+
+
+def read_log(run_dir: str | Path) -> list[dict]:
+    with open(Path(run_dir) / "log.csv", newline="") as f:
+        return [{k: float(v) for k, v in r.items()} for r in
+                csv.DictReader(f)]
+
+
+def export_context(run_dir: str | Path, root: Path | None = None) -> Path:
+    """Ship a finished context run: its own parameters in fp16, and a
+    record that names the base checkpoint (with its SHA-256)."""
+    from .data import sha256
+    from .results import provenance
+    run_dir = Path(run_dir)
+    state = torch.load(run_dir / "last.pt", map_location="cpu",
+                       weights_only=True)
+    cfg = FrozenConfig(**state["config"])
+    if state["step"] < cfg.iterations:
+        raise ValueError(f"{run_dir} is unfinished (step {state['step']})")
+    base = checkpoint_path(cfg.base, cfg.lmbda, root)
+    base_rec = json.loads(base.with_suffix(".json").read_text())
+    path = checkpoint_path(cfg.model, cfg.lmbda, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.half() for k, v in state["model"].items()}, path)
+    rows = read_log(run_dir)
+    record = {
+        "model": cfg.model, "lmbda": cfg.lmbda, "N": base_rec["N"],
+        "M": base_rec["M"],
+        "base": {"model": cfg.base, "lmbda": cfg.lmbda,
+                 "sha256": base_rec["sha256"]},
+        "iterations": cfg.iterations, "finetune_iterations": 0,
+        "crops": f"{cfg.batch_size} cached latents of {cfg.crop}² crops "
+                 f"per step ({cfg.crops} crops)",
+        "wall_time_s": round(state["elapsed"], 1),
+        "device": state.get("device", "cpu"),
+        "sha256": sha256(path), "bytes": path.stat().st_size,
+        "validation": {"step": int(rows[-1]["step"]),
+                       "bpp_estimate": rows[-1]["kodak_bpp"],
+                       "images": "Kodak (24), likelihoods"},
+        "train_config": dataclasses.asdict(cfg),
+        **{k: v for k, v in provenance("train", 187).items()
+           if k in ("commit", "date", "dataset_sha256sums")}}
+    path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    shutil.copyfile(run_dir / "log.csv", path.with_suffix(".csv"))
+    return path
