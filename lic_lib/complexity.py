@@ -31,15 +31,21 @@ def sequential_steps(model_name: str, height: int, width: int) -> int:
     * scale / mean-scale hyperprior: 2 (ẑ, then all of ŷ);
     * joint autoregressive: 1 + (number of latent positions): ẑ, then one
       raster-scan step per position of ŷ (all channels of a position are
-      decoded together).
+      decoded together);
+    * checkerboard and MSP: their ``decode_steps``, 1 + number of units,
+      the same for every size.
     """
     hy, wy = -(-height // 64) * 4, -(-width // 64) * 4      # ŷ, padded
     steps = {"bmshj2018-factorized": 1, "bmshj2018-hyperprior": 2,
              "mbt2018-mean": 2, "mbt2018": 1 + hy * wy}
-    try:
+    if model_name in steps:
         return steps[model_name]
-    except KeyError:
+    from .models import build_model
+    try:
+        net = build_model(model_name, 8, 8)     # widths do not matter
+    except ValueError:
         raise ValueError(f"no step count for model {model_name!r}") from None
+    return net.decode_steps(height, width)
 
 
 @dataclass

@@ -190,7 +190,10 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
     torch.manual_seed(cfg.seed)
     if ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=True)
-        if state["config"] != dataclasses.asdict(cfg):
+        # fields added since the run started take their defaults
+        saved = {**dataclasses.asdict(FrozenConfig(cfg.model)),
+                 **state["config"]}
+        if saved != dataclasses.asdict(cfg):
             raise ValueError(f"{ckpt} was trained with another config")
         nn.Module.load_state_dict(net, state["model"], strict=False)
         opt.load_state_dict(state["optimizer"])

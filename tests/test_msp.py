@@ -114,3 +114,54 @@ def test_unpadded_input_is_refused():
     net = build("S3K1")
     with pytest.raises(ValueError, match="pad images"):
         net.compress(torch.rand(1, 3, 64, 64))
+
+
+def test_training_pass_sees_what_the_decoder_sees():
+    """In eval mode, forward predicts for every unit exactly the means the
+    encoder codes with: its contexts hold the decoder's values."""
+    net = build("S2K2-checkerboard")
+    x = torch.rand(1, 3, 128, 192, generator=torch.Generator().manual_seed(1))
+    gc = net.gaussian_conditional
+    coded, seen = [], {}
+    gc.compress = lambda ys, idx, means, _o=gc.compress: coded.append(
+        means) or _o(ys, idx, means=means)
+    gc.forward = lambda y, s, means, _o=gc.forward: seen.setdefault(
+        "means", means) is None or _o(y, s, means=means)
+    try:
+        with torch.no_grad():
+            net.compress(x)
+            net(x)
+    finally:
+        del gc.compress, gc.forward
+    h, w = seen["means"].shape[-2:]
+    for unit, m in zip(net.units, coded):
+        _, current = net._masks(unit, h, w, "cpu")
+        torch.testing.assert_close(seen["means"][:, net._group(unit)][
+            ..., current], m, rtol=0, atol=1e-5)
+
+
+def test_step_map_and_bits_per_unit_cover_every_element():
+    from lic_lib.models.msp import bits_per_unit, step_map
+    net = build("S2K2-checkerboard")
+    for g in range(net.groups):
+        m = step_map(net, 8, 12, g)
+        assert m.min() >= 1 and set(m.unique().tolist()) == {
+            i + 1 for i, u in enumerate(net.units) if u.group == g}
+    x = torch.rand(1, 3, 128, 128)
+    bits = bits_per_unit(net, x)
+    with torch.no_grad():
+        total = float(-net(x)["likelihoods"]["y"].log2().sum())
+    assert len(bits) == len(net.units)
+    assert sum(bits) == pytest.approx(total, rel=1e-5)
+
+
+def test_registry_names_and_step_counts():
+    from lic_lib.complexity import sequential_steps
+    from lic_lib.models import CONTEXT_MODELS, build_model
+    assert build_model("msp-s3k2", 8, 8).units == schedule(3, 2)
+    with pytest.raises(ValueError, match="msp-s<S>k<K>"):
+        build_model("msp-huge")
+    for name in CONTEXT_MODELS:
+        assert len({sequential_steps(name, s, s)
+                    for s in (64, 512, 2048)}) == 1
+    assert sequential_steps("mbt2018", 2048, 2048) == 1 + 128 * 128

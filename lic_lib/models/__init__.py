@@ -21,6 +21,7 @@ differences come from the probability models, not from capacity.
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 from typing import Callable
 
@@ -62,10 +63,16 @@ CONTEXT_MODELS = ("checkerboard",) + tuple(f"msp-{p}" for p in MSP_PROFILES)
 
 def build_model(name: str, N: int = DEFAULT_N,
                 M: int = DEFAULT_M) -> CompressionModel:
-    """A freshly initialised model ``name`` with widths (N, M)."""
+    """A freshly initialised model ``name`` with widths (N, M).
+
+    Besides the registry, ``msp-s<S>k<K>`` names the MSP model with S
+    scales and K channel groups (the ablation of the MSP chapter).
+    """
+    if m := re.fullmatch(r"msp-s(\d)k(\d)", name):
+        return MSP(N=N, M=M, scales=int(m[1]), groups=int(m[2]))
     try:
         cls = MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose one of "
-                         f"{', '.join(MODELS)}") from None
+                         f"{', '.join(MODELS)} or msp-s<S>k<K>") from None
     return cls(N=N, M=M)

@@ -44,7 +44,8 @@ from torch import nn
 
 from compressai.models import MeanScaleHyperprior
 
-__all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_PROFILES"]
+__all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_PROFILES",
+           "step_map", "bits_per_unit"]
 
 #: Named trade-offs between rate and decoding steps (chapter on the MSP
 #: model; chosen from its ablation over S and K).
@@ -310,3 +311,30 @@ class Checkerboard(MSP):
     def __init__(self, N: int, M: int, width: int = 32, **kwargs):
         super().__init__(N, M, scales=1, groups=1, order="he2021",
                          width=width, kernel=5, **kwargs)
+
+
+def step_map(model: MSP, h: int, w: int, group: int = 0) -> torch.Tensor:
+    """h×w map of the decoding step (1 = the first unit of ŷ; ẑ is step 0)
+    of every latent position in channel group ``group``."""
+    out = torch.zeros(h, w, dtype=torch.long)
+    for i, unit in enumerate(model.units):
+        if unit.group == group:
+            out[_pattern(frozenset(unit.offsets), model.period, h, w,
+                         "cpu")] = i + 1
+    return out
+
+
+@torch.no_grad()
+def bits_per_unit(model: MSP, x: torch.Tensor) -> list[float]:
+    """Bits the likelihoods of the rounded latents give to each unit of
+    ``x`` (one padded image; ẑ excluded): where the rate goes."""
+    model.eval()
+    lik = model(x)["likelihoods"]["y"][0]
+    bits = -lik.log2()
+    h, w = bits.shape[-2:]
+    out = []
+    for unit in model.units:
+        mask = _pattern(frozenset(unit.offsets), model.period, h, w,
+                        str(bits.device))
+        out.append(float(bits[model._group(unit)][:, mask].sum()))
+    return out
