@@ -143,3 +143,22 @@ def test_training_records_table(ckpt):
     t = checkpoints.training_records(["mbt2018-mean", "mbt2018"])
     assert list(t["model"]) == ["mbt2018-mean"] and t["λ"][0] == 0.0067
     assert t["iterations"][0] == 2 and t["warm start"][0] == "—"
+
+
+def test_evaluate_codes_only_new_weights(ckpt, tmp_path, monkeypatch):
+    """A second run reuses the points of checkpoints measured before (same
+    SHA-256, images and device) instead of coding them again."""
+    from lic_lib import evaluate, results
+    monkeypatch.setattr(results, "RESULTS", tmp_path / "results")
+    first = evaluate.evaluate_model("mbt2018-mean", "kodak", limit=1,
+                                    log=lambda _: None)
+
+    def refuse(*_, **__):
+        raise AssertionError("coded again")
+    monkeypatch.setattr(evaluate, "encode_image", refuse)
+    again = evaluate.evaluate_model("mbt2018-mean", "kodak", limit=1,
+                                    log=lambda _: None)
+    assert again["results"] == first["results"]
+    with pytest.raises(AssertionError, match="coded again"):  # other images
+        evaluate.evaluate_model("mbt2018-mean", "kodak", limit=2,
+                                log=lambda _: None)
