@@ -199,8 +199,9 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
         opt.load_state_dict(state["optimizer"])
         step, elapsed = state["step"], state["elapsed"]
         torch.set_rng_state(state["rng"])
-    elif not log_path.exists():
-        log_path.write_text("step,lr,train_bpp_y,kodak_bpp,seconds\n")
+    else:                                   # row 0: where training starts
+        log_path.write_text("step,lr,train_bpp_y,kodak_bpp,seconds\n"
+                            f"0,0,,{kodak_rate(net, kodak):.5f},0\n")
 
     def save() -> None:
         state = {"model": {n: p.detach().cpu() for n, p in
@@ -249,9 +250,13 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
 
 
 def read_log(run_dir: str | Path) -> list[dict]:
-    with open(Path(run_dir) / "log.csv", newline="") as f:
-        return [{k: float(v) for k, v in r.items()} for r in
-                csv.DictReader(f)]
+    """Rows of a context run's ``log.csv`` (or of a CSV file) as floats;
+    row 0, before training, has no training rate (NaN)."""
+    path = Path(run_dir)
+    path = path / "log.csv" if path.is_dir() else path
+    with open(path, newline="") as f:
+        return [{k: float(v) if v else float("nan") for k, v in r.items()}
+                for r in csv.DictReader(f)]
 
 
 def export_context(run_dir: str | Path, root: Path | None = None) -> Path:
