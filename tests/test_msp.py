@@ -133,11 +133,9 @@ def test_training_pass_sees_what_the_decoder_sees():
             net(x)
     finally:
         del gc.compress, gc.forward
-    h, w = seen["means"].shape[-2:]
     for unit, m in zip(net.units, coded):
-        _, current = net._masks(unit, h, w, "cpu")
-        torch.testing.assert_close(seen["means"][:, net._group(unit)][
-            ..., current], m, rtol=0, atol=1e-5)
+        torch.testing.assert_close(net._gather(
+            seen["means"][:, net._group(unit)], unit), m, rtol=0, atol=1e-5)
 
 
 def test_step_map_and_bits_per_unit_cover_every_element():
@@ -165,3 +163,28 @@ def test_registry_names_and_step_counts():
         assert len({sequential_steps(name, s, s)
                     for s in (64, 512, 2048)}) == 1
     assert sequential_steps("mbt2018", 2048, 2048) == 1 + 128 * 128
+
+
+def test_strided_heads_equal_the_full_convolution_sampled():
+    """A head evaluates its dilated convolution only on its lattice; that
+    must equal the full-size convolution read at those positions."""
+    net = build("S2K2-checkerboard")
+    y = torch.randn(1, 24, 16, 12)
+    for i, unit in enumerate(net.units):
+        head = net.heads[i]
+        if head.context is None:
+            continue
+        known, current = net._masks(unit, 16, 12, "cpu")
+        parts = [y * known] if unit.offsets != net.units[0].offsets else []
+        if unit.group:
+            parts.append(y[:, :unit.group * 12] * current)
+        ctx = torch.cat(parts, 1)
+        full = head.context(ctx)                    # 'same' padding
+        r = head.context.padding[0]
+        padded = torch.nn.functional.pad(ctx, (r, r, r, r))
+        p = net.period
+        for a, b in unit.offsets:
+            strided = torch.nn.functional.conv2d(
+                padded[..., a:, b:], head.context.weight, head.context.bias,
+                stride=p, dilation=head.context.dilation)
+            torch.testing.assert_close(strided, full[..., a::p, b::p])

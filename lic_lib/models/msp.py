@@ -123,10 +123,24 @@ class _Head(nn.Module):
         nn.init.zeros_(self.params[-1].weight)
         nn.init.zeros_(self.params[-1].bias)
 
-    def forward(self, context: torch.Tensor | None, hyper: torch.Tensor
+    def forward(self, context: torch.Tensor | None, hyper: torch.Tensor,
+                offset: tuple[int, int], period: int
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        f = hyper if self.context is None else torch.cat(
-            [self.context(context), hyper], 1)
+        """Corrections at the lattice ``offset + period·(i, j)`` only.
+
+        ``context`` is already zero-padded by the convolution's reach;
+        the convolution is evaluated with stride ``period`` starting at
+        ``offset``, so each unit costs in proportion to its own positions,
+        not to the whole latent.
+        """
+        a, b = offset
+        f = hyper[..., a::period, b::period]
+        if self.context is not None:
+            c = nn.functional.conv2d(
+                context[..., a:, b:], self.context.weight,
+                self.context.bias, stride=period,
+                dilation=self.context.dilation)
+            f = torch.cat([c, f], 1)
         scales, means = self.params(f).chunk(2, 1)
         return scales, means
 
@@ -199,9 +213,11 @@ class MSP(MeanScaleHyperprior):
                          str(device)))
 
     def _predict(self, i: int, y_hat: torch.Tensor, hyper: torch.Tensor,
-                 known: torch.Tensor, current: torch.Tensor):
-        """Scale and mean maps (group channels) of unit ``i``: the
-        hyperprior's, corrected by the unit's head from its context."""
+                 known: torch.Tensor, current: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scales and means of unit ``i``'s elements, B × M/K × n in the
+        unit's coding order (:meth:`_gather`): the hyperprior's,
+        corrected by the unit's head from what is decoded."""
         unit, head = self.units[i], self.heads[i]
         mg = self.M // self.groups
         parts = []
@@ -209,11 +225,36 @@ class MSP(MeanScaleHyperprior):
             parts.append(y_hat * known)
         if unit.group:
             parts.append(y_hat[:, :unit.group * mg] * current)
-        context = torch.cat(parts, 1) if parts else None
-        ds, dm = head(context, hyper)
+        context = None
+        if parts:
+            r = head.context.dilation[0] * (head.context.kernel_size[0] // 2)
+            context = nn.functional.pad(torch.cat(parts, 1), (r, r, r, r))
+        ds, dm = zip(*(head(context, hyper, o, self.period)
+                       for o in unit.offsets))
         g = self._group(unit)
         scales, means = hyper.chunk(2, 1)
-        return scales[:, g] + ds, means[:, g] + dm
+        return (self._gather(scales[:, g], unit) + torch.cat(
+                    [d.flatten(2) for d in ds], 2),
+                self._gather(means[:, g], unit) + torch.cat(
+                    [d.flatten(2) for d in dm], 2))
+
+    def _gather(self, t: torch.Tensor, unit: Unit) -> torch.Tensor:
+        """B×C×H×W → B×C×n: the unit's positions, lattice by lattice."""
+        p = self.period
+        return torch.cat([t[..., a::p, b::p].flatten(2)
+                          for a, b in unit.offsets], 2)
+
+    def _scatter(self, t: torch.Tensor, unit: Unit, values: torch.Tensor
+                 ) -> torch.Tensor:
+        """A copy of ``t`` with ``values`` (B × M/K × n, from
+        :meth:`_gather`'s order) written at the unit's group and positions."""
+        p, g = self.period, self._group(unit)
+        h, w = t.shape[-2] // p, t.shape[-1] // p
+        t = t.clone()
+        for k, (a, b) in enumerate(unit.offsets):
+            t[:, g, a::p, b::p] = values[..., k * h * w:(k + 1) * h * w
+                                         ].unflatten(-1, (h, w))
+        return t
 
     def _check(self, y: torch.Tensor) -> None:
         if y.shape[-2] % self.period or y.shape[-1] % self.period:
@@ -239,22 +280,17 @@ class MSP(MeanScaleHyperprior):
         z_hat, z_likelihoods = self.entropy_bottleneck(z)
         hyper = self.h_s(z_hat)
         h, w = y.shape[-2:]
-        mg = self.M // self.groups
         y_hat = torch.zeros_like(y)          # what the decoder has so far
-        scales = [torch.zeros_like(y[:, :mg]) for _ in range(self.groups)]
-        means = [torch.zeros_like(s) for s in scales]
+        scales, means = torch.zeros_like(y), torch.zeros_like(y)
         for i, unit in enumerate(self.units):
             known, current = self._masks(unit, h, w, y.device)
             s, m = self._predict(i, y_hat, hyper, known, current)
-            g = self._group(unit)
-            scales[unit.group] = torch.where(current, s, scales[unit.group])
-            means[unit.group] = torch.where(current, m, means[unit.group])
-            q = y[:, g] + (torch.round(y[:, g] - m) + m - y[:, g]).detach()
-            y_hat = torch.cat([y_hat[:, :g.start],
-                               torch.where(current, q, y_hat[:, g]),
-                               y_hat[:, g.stop:]], 1)
-        _, y_likelihoods = self.gaussian_conditional(
-            y, torch.cat(scales, 1), means=torch.cat(means, 1))
+            scales = self._scatter(scales, unit, s)
+            means = self._scatter(means, unit, m)
+            yu = self._gather(y[:, self._group(unit)], unit)
+            y_hat = self._scatter(
+                y_hat, unit, yu + (torch.round(yu - m) + m - yu).detach())
+        _, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
         return {"x_hat": self.g_s(y_hat),
                 "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
@@ -273,13 +309,10 @@ class MSP(MeanScaleHyperprior):
         for i, unit in enumerate(self.units):
             known, current = self._masks(unit, *y.shape[-2:], y.device)
             s, m = self._predict(i, y_hat, hyper, known, current)
-            g = self._group(unit)
-            ys, s, m = y[:, g][..., current], s[..., current], \
-                m[..., current]
-            indexes = gc.build_indexes(s)
-            strings.append(gc.compress(ys, indexes, means=m))
-            y_hat[:, g] = y_hat[:, g].masked_scatter(
-                current, gc.quantize(ys, "dequantize", m))
+            yu = self._gather(y[:, self._group(unit)], unit)
+            strings.append(gc.compress(yu, gc.build_indexes(s), means=m))
+            y_hat = self._scatter(y_hat, unit,
+                                  gc.quantize(yu, "dequantize", m))
         # y_hat: what the decoder will reconstruct (tests compare them)
         return {"strings": strings, "shape": z.shape[-2:], "y_hat": y_hat}
 
@@ -295,11 +328,9 @@ class MSP(MeanScaleHyperprior):
         for i, unit in enumerate(self.units):
             known, current = self._masks(unit, h, w, y_hat.device)
             s, m = self._predict(i, y_hat, hyper, known, current)
-            g = self._group(unit)
-            s, m = s[..., current], m[..., current]
             values = gc.decompress(strings[1 + i], gc.build_indexes(s),
                                    means=m)
-            y_hat[:, g] = y_hat[:, g].masked_scatter(current, values)
+            y_hat = self._scatter(y_hat, unit, values.to(y_hat.dtype))
         x_hat = self.g_s(y_hat).clamp_(0, 1)
         return {"x_hat": x_hat}
 
