@@ -110,9 +110,18 @@ def _bool(v: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {v!r}")
 
 
+def _model_name(a: argparse.Namespace) -> str:
+    """``--profile P`` is short for ``--model msp-P``."""
+    if a.profile:
+        if a.model_given:
+            raise SystemExit("lic: give --model or --profile, not both")
+        return f"msp-{a.profile}"
+    return a.model
+
+
 def _compress(a: argparse.Namespace) -> None:
     from .codec import compress_file
-    r = compress_file(a.input, a.output, a.model, a.quality, a.device,
+    r = compress_file(a.input, a.output, _model_name(a), a.quality, a.device,
                       log=lambda m: print(m, file=sys.stderr))
     print(f"{a.output}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, "
           f"encoded in {r['seconds']:.2f} s")
@@ -151,8 +160,26 @@ def _context(a: argparse.Namespace) -> None:
 
 def _eval(a: argparse.Namespace) -> None:
     from .evaluate import evaluate_model
-    evaluate_model(a.model, a.dataset, limit=a.limit, device=a.device,
+    evaluate_model(_model_name(a), a.dataset, limit=a.limit, device=a.device,
                    progress=True)
+
+
+class _Given(argparse.Action):
+    """Stores the value and notes that it was given on the command line."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.model_given = True
+
+
+def _add_model_args(s) -> None:
+    from .models import MODELS
+    from .models.msp import MSP_PROFILES
+    s.add_argument("--model", default="mbt2018-mean", choices=list(MODELS),
+                   action=_Given)
+    s.add_argument("--profile", choices=list(MSP_PROFILES),
+                   help="the MSP model in this profile (= --model msp-P)")
+    s.set_defaults(model_given=False)
 
 
 def _add_codec(sub) -> None:
@@ -160,7 +187,7 @@ def _add_codec(sub) -> None:
     s = sub.add_parser("compress", help="image → .lic with a shipped model")
     s.add_argument("input")
     s.add_argument("output")
-    s.add_argument("--model", default="mbt2018-mean", choices=list(MODELS))
+    _add_model_args(s)
     s.add_argument("--quality", type=int, default=3,
                    help="1 (smallest) … 6 (best): the λ ladder")
     s.add_argument("--device", default="cpu")
@@ -176,7 +203,7 @@ def _add_codec(sub) -> None:
                    "run did not record it")
     s.set_defaults(func=_export)
     s = sub.add_parser("eval", help="RD of a shipped model from real files")
-    s.add_argument("--model", default="mbt2018-mean", choices=list(MODELS))
+    _add_model_args(s)
     s.add_argument("--dataset", default="kodak")
     s.add_argument("--limit", type=int, help="first N images only")
     s.add_argument("--device", default="cpu")

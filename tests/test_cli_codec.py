@@ -162,3 +162,15 @@ def test_evaluate_codes_only_new_weights(ckpt, tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="coded again"):  # other images
         evaluate.evaluate_model("mbt2018-mean", "kodak", limit=2,
                                 log=lambda _: None)
+
+
+def test_profile_option_names_the_msp_model():
+    from lic_lib.cli import _model_name, build_parser
+    p = build_parser()
+    assert _model_name(p.parse_args(["compress", "a", "b", "--profile",
+                                     "balanced"])) == "msp-balanced"
+    assert _model_name(p.parse_args(["eval", "--model", "mbt2018"])) == \
+        "mbt2018"
+    with pytest.raises(SystemExit):
+        _model_name(p.parse_args(["eval", "--model", "mbt2018",
+                                  "--profile", "fast"]))
