@@ -135,8 +135,15 @@ def _decompress(a: argparse.Namespace) -> None:
 
 
 def _export(a: argparse.Namespace) -> None:
+    import torch
     from .checkpoints import export_run
-    print(f"wrote {export_run(a.run_dir, device=a.device_name)}")
+    from .frozen import export_context
+    state = torch.load(Path(a.run_dir) / "last.pt", map_location="cpu",
+                       weights_only=True)
+    if "base" in state["config"]:        # a context model (lic context)
+        print(f"wrote {export_context(a.run_dir)}")
+    else:
+        print(f"wrote {export_run(a.run_dir, device=a.device_name)}")
 
 
 def _ladder(a: argparse.Namespace) -> None:
