@@ -157,7 +157,9 @@ def test_registry_names_and_step_counts():
     from lic_lib.complexity import sequential_steps
     from lic_lib.models import CONTEXT_MODELS, build_model
     assert build_model("msp-s3k2", 8, 8).units == schedule(3, 2)
-    with pytest.raises(ValueError, match="msp-s<S>k<K>"):
+    assert build_model("msp-s1k2-3x3", 8, 8).heads[-1].context.kernel_size \
+        == (3, 3)
+    with pytest.raises(ValueError, match=r"msp-s<S>k<K>\[-<k>x<k>\]"):
         build_model("msp-huge")
     for name in CONTEXT_MODELS:
         assert len({sequential_steps(name, s, s)
