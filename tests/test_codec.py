@@ -69,7 +69,7 @@ def test_round_trip_recovers_quantised_latents(name, models, img):
         assert np.array_equal(ref.round().byte().numpy(), x_dec)
 
 
-@pytest.mark.parametrize("name", ["mbt2018-mean", "mbt2018"])
+@pytest.mark.parametrize("name", ["mbt2018-mean", "mbt2018", "msp-balanced"])
 def test_same_bytes_decode_identically_with_1_and_2_threads(name, models,
                                                            img):
     data = encode_image(models[name], img, name)
@@ -161,7 +161,7 @@ def test_valid_crc_but_wrong_shape_or_model(models, lic_file):
         decode_image(models["mbt2018-mean"], one, "mbt2018-mean")
 
 
-@pytest.mark.parametrize("name", ["mbt2018-mean", "mbt2018"])
+@pytest.mark.parametrize("name", ["mbt2018-mean", "mbt2018", "msp-balanced"])
 def test_crafted_payload_with_valid_crc_decodes_without_crash(name, models,
                                                               img):
     """Garbage strings under a valid header and CRC cannot be detected

@@ -288,8 +288,9 @@ class MSP(MeanScaleHyperprior):
             scales = self._scatter(scales, unit, s)
             means = self._scatter(means, unit, m)
             yu = self._gather(y[:, self._group(unit)], unit)
+            q = torch.round(yu - m) + m      # bit-exactly the decoder's
             y_hat = self._scatter(
-                y_hat, unit, yu + (torch.round(yu - m) + m - yu).detach())
+                y_hat, unit, yu + (q - yu).detach() if self.training else q)
         _, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
         return {"x_hat": self.g_s(y_hat),
                 "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
