@@ -121,8 +121,12 @@ def _model_name(a: argparse.Namespace) -> str:
 
 def _compress(a: argparse.Namespace) -> None:
     from .codec import compress_file
+    lof = None
+    if a.lof:
+        from .lof import LOFConfig
+        lof = LOFConfig(iterations=a.lof_iterations)
     r = compress_file(a.input, a.output, _model_name(a), a.quality, a.device,
-                      log=lambda m: print(m, file=sys.stderr))
+                      log=lambda m: print(m, file=sys.stderr), lof=lof)
     print(f"{a.output}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, "
           f"encoded in {r['seconds']:.2f} s")
 
@@ -197,6 +201,10 @@ def _add_codec(sub) -> None:
     _add_model_args(s)
     s.add_argument("--quality", type=int, default=3,
                    help="1 (smallest) … 6 (best): the λ ladder")
+    s.add_argument("--lof", action="store_true",
+                   help="overfit the latents to this image (slower "
+                   "encoding, same decoder)")
+    s.add_argument("--lof-iterations", type=int, default=200)
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=_compress)
     s = sub.add_parser("decompress", help=".lic → PNG")

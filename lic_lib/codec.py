@@ -134,8 +134,11 @@ def _check_paths(src: Path, dst: Path) -> None:
 
 def compress_file(src: str | Path, dst: str | Path, model_name: str,
                   quality: int, device: str = "cpu",
-                  log: Callable[[str], None] = print) -> dict:
-    """Compress an image file into a ``.lic`` file with a shipped model."""
+                  log: Callable[[str], None] = print,
+                  lof=None) -> dict:
+    """Compress an image file into a ``.lic`` file with a shipped model
+    (with latent overfitting when ``lof`` is a :class:`~lic_lib.lof.
+    LOFConfig`; the file is then the cheaper of the LOF and plain ones)."""
     from .checkpoints import LAMBDAS, load_checkpoint
     from .data import load_rgb
 
@@ -149,9 +152,18 @@ def compress_file(src: str | Path, dst: str | Path, model_name: str,
             log(f"note: {src.name} is {im.mode}; coded as 8-bit RGB")
     model, record = load_checkpoint(model_name, LAMBDAS[quality - 1], device)
     t = time.perf_counter()
-    data = encode_image(model, img, model_name,
-                        tag=bytes.fromhex(record["sha256"][:8]),
-                        lambda_index=quality - 1)
+    header = dict(tag=bytes.fromhex(record["sha256"][:8]),
+                  lambda_index=quality - 1)
+    if lof is None:
+        data = encode_image(model, img, model_name, **header)
+    else:
+        from .lof import encode_lof
+        data, rep = encode_lof(model, img, model_name, record["lmbda"], lof,
+                               progress=True, **header)
+        log(f"LOF: RD cost {rep['plain_cost']:.4f} → {rep['lof_cost']:.4f} "
+            f"after {rep['iterations']} iterations ({rep['plain_bytes']} → "
+            f"{rep['lof_bytes']} bytes); "
+            + ("kept" if rep["used_lof"] else "no gain, plain file kept"))
     seconds = time.perf_counter() - t
     _write_atomic(dst, data=data)
     h, w = img.shape[:2]
