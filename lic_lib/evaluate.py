@@ -11,7 +11,11 @@ in CompressAI's schema.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -23,7 +27,7 @@ from .data import eval_images
 from .metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
 from .results import provenance, result_path, save_rd
 
-__all__ = ["shipped_lambdas", "evaluate_model", "estimated_bpp"]
+__all__ = ["shipped_lambdas", "evaluate_model", "estimated_bpp", "result_name"]
 
 
 def shipped_lambdas(model: str) -> list[float]:
@@ -42,71 +46,113 @@ def estimated_bpp(model, img: np.ndarray) -> float:
     return float(bits) / (img.shape[0] * img.shape[1])
 
 
-def _measured(model: str, dataset: str, n_images: int, device: str
-              ) -> dict[str, dict]:
-    """Points already in the result file, by checkpoint SHA-256, if they
-    were measured on the same images and device (so that re-running after
-    a new λ was shipped codes only the new one)."""
-    from .results import load_rd
-    path = result_path(dataset, model)
-    if not path.exists():
-        return {}
-    old = load_rd(path)
-    meta = old.get("meta", {})
-    if meta.get("images") != n_images or meta.get("device") != device:
-        return {}
-    r = old["results"]
-    return {sha: {k: r[k][i] for k in r}
-            for i, sha in enumerate(meta.get("checkpoints_sha256", []))}
+def _rows_path(dataset: str, name: str) -> Path:
+    return result_path(dataset, name).parent / "rows" / f"{name}.jsonl"
+
+
+def _load_rows(path: Path) -> dict[str, dict]:
+    rows = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                rows[r["key"]] = r
+    return rows
+
+
+def _key(sha: str, dataset_sum: str | None, image: str, device: str,
+         settings: dict | None) -> str:
+    return hashlib.sha256(json.dumps(
+        [sha, dataset_sum, image, device, settings],
+        sort_keys=True).encode()).hexdigest()[:20]
+
+
+def result_name(model: str, lof=None) -> str:
+    """``model``, or ``model+lof`` for results coded with LOF."""
+    return f"{model}+lof" if lof is not None else model
 
 
 def evaluate_model(model: str, dataset: str = "kodak",
                    lambdas: Sequence[float] | None = None,
                    limit: int | None = None, device: str = "cpu",
                    save: bool = True, progress: bool = False,
-                   log: Callable[[str], None] = print) -> dict:
-    """RD points of ``model`` (one per λ) on ``dataset``, from real files."""
+                   log: Callable[[str], None] = print, lof=None) -> dict:
+    """RD points of ``model`` (one per λ) on ``dataset``, from real files.
+
+    Every image's measurement is appended, as soon as it is made, to
+    ``data/results/<dataset>/rows/<name>.jsonl`` under a key of checkpoint
+    SHA-256, data-set checksum, image, device and settings: an interrupted
+    evaluation (or one run again after a new λ was shipped) codes only
+    what is missing, in this session or a later one.  With ``lof`` (a
+    :class:`~lic_lib.lof.LOFConfig`) every image is coded with latent
+    overfitting and the result is named ``<model>+lof``.
+    """
     from tqdm.auto import tqdm
 
+    from .results import _dataset_checksum
     lambdas = list(lambdas or shipped_lambdas(model))
     if not lambdas:
         raise FileNotFoundError(f"no shipped checkpoint for {model}")
-    images = [a for _, a in eval_images(dataset, limit)]
-    keys = ("bpp", "bpp_estimate", "psnr-rgb", "ms-ssim-rgb",
-            "encoding_time", "decoding_time")
-    res: dict[str, list] = {k: [] for k in keys}
+    name = result_name(model, lof)
+    settings = None if lof is None else dataclasses.asdict(lof)
+    images = eval_images(dataset, limit)
+    checksum = _dataset_checksum(dataset)
+    rows_path = _rows_path(dataset, name)
+    cache = _load_rows(rows_path) if save else {}
+    res: dict[str, list] = {k: [] for k in _KEYS}
     shas = []
-    done = _measured(model, dataset, len(images), device)
-    for lam in tqdm(lambdas, disable=not progress, desc=model):
+    for lam in lambdas:
         net, rec = load_checkpoint(model, lam, device)
         tag = bytes.fromhex(rec["sha256"][:8])
         shas.append(rec["sha256"])
-        if rec["sha256"] in done:            # same weights, same images
-            for k in keys:
-                res[k].append(done[rec["sha256"]][k])
-            continue
         rows = []
-        for img in images:
-            t0 = time.perf_counter()
-            data = encode_image(net, img, model, tag=tag)
-            t1 = time.perf_counter()
-            rec_img = decode_image(net, data, model, tag=tag)
-            t2 = time.perf_counter()
-            h, w = img.shape[:2]
-            rows.append({
-                "bpp": 8 * len(data) / (h * w),
-                "bpp_estimate": estimated_bpp(net, img),
-                "psnr-rgb": psnr(img, rec_img),
-                "ms-ssim-rgb": ms_ssim(img, rec_img)
-                if min(h, w) >= MS_SSIM_MIN_SIDE else float("nan"),
-                "encoding_time": t1 - t0, "decoding_time": t2 - t1})
-        for k in keys:
+        for stem, img in tqdm(images, disable=not progress,
+                              desc=f"{name} λ={lam:g}"):
+            key = _key(rec["sha256"], checksum, stem, device, settings)
+            if key not in cache:
+                cache[key] = {"key": key, "lmbda": lam, "image": stem,
+                              **_measure(net, img, model, tag, lam, lof)}
+                if save:
+                    rows_path.parent.mkdir(parents=True, exist_ok=True)
+                    with open(rows_path, "a") as f:
+                        f.write(json.dumps(cache[key]) + "\n")
+            rows.append(cache[key])
+        for k in _KEYS:
             res[k].append(float(np.mean([r[k] for r in rows])))
     res["lmbda"] = lambdas
-    d = {"name": model, "description": model, "results": res,
+    d = {"name": name, "description": name, "results": res,
          "meta": provenance(dataset, len(images), device=device,
                             checkpoints_sha256=shas,
-                            threads=torch.get_num_threads())}
+                            threads=torch.get_num_threads(),
+                            **({"lof": settings} if settings else {}))}
     if save:
-        log(f"wrote {save_rd(d, result_path(dataset, model))}")
+        log(f"wrote {save_rd(d, result_path(dataset, name))}")
     return d
+
+
+_KEYS = ("bpp", "bpp_estimate", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
+         "decoding_time")
+
+
+def _measure(net, img: np.ndarray, model: str, tag: bytes, lam: float,
+             lof) -> dict:
+    """Code one image for real and measure it."""
+    t0 = time.perf_counter()
+    extra = {}
+    if lof is None:
+        data = encode_image(net, img, model, tag=tag)
+    else:
+        from .lof import encode_lof
+        data, rep = encode_lof(net, img, model, lam, lof, tag=tag)
+        extra = {k: rep[k] for k in ("plain_cost", "lof_cost", "used_lof",
+                                     "plain_bytes", "iterations")}
+    t1 = time.perf_counter()
+    rec_img = decode_image(net, data, model, tag=tag)
+    t2 = time.perf_counter()
+    h, w = img.shape[:2]
+    return {"bpp": 8 * len(data) / (h * w),
+            "bpp_estimate": estimated_bpp(net, img),
+            "psnr-rgb": psnr(img, rec_img),
+            "ms-ssim-rgb": ms_ssim(img, rec_img)
+            if min(h, w) >= MS_SSIM_MIN_SIDE else float("nan"),
+            "encoding_time": t1 - t0, "decoding_time": t2 - t1, **extra}

@@ -145,23 +145,26 @@ def test_training_records_table(ckpt):
     assert t["iterations"][0] == 2 and t["warm start"][0] == "—"
 
 
-def test_evaluate_codes_only_new_weights(ckpt, tmp_path, monkeypatch):
-    """A second run reuses the points of checkpoints measured before (same
-    SHA-256, images and device) instead of coding them again."""
+def test_evaluate_codes_only_what_is_missing(ckpt, tmp_path, monkeypatch):
+    """Measurements are kept per image (by checkpoint SHA-256, data set,
+    image, device and settings): a second run codes only new images."""
     from lic_lib import evaluate, results
     monkeypatch.setattr(results, "RESULTS", tmp_path / "results")
     first = evaluate.evaluate_model("mbt2018-mean", "kodak", limit=1,
                                     log=lambda _: None)
-
-    def refuse(*_, **__):
-        raise AssertionError("coded again")
-    monkeypatch.setattr(evaluate, "encode_image", refuse)
+    coded = []
+    real = evaluate.encode_image
+    monkeypatch.setattr(evaluate, "encode_image",
+                        lambda *a, **k: coded.append(1) or real(*a, **k))
     again = evaluate.evaluate_model("mbt2018-mean", "kodak", limit=1,
                                     log=lambda _: None)
-    assert again["results"] == first["results"]
-    with pytest.raises(AssertionError, match="coded again"):  # other images
-        evaluate.evaluate_model("mbt2018-mean", "kodak", limit=2,
-                                log=lambda _: None)
+    assert again["results"] == first["results"] and not coded
+    evaluate.evaluate_model("mbt2018-mean", "kodak", limit=2,
+                            log=lambda _: None)
+    assert len(coded) == 1                       # only the second image
+    rows = (tmp_path / "results" / "kodak" / "rows" /
+            "mbt2018-mean.jsonl").read_text().splitlines()
+    assert len(rows) == 2
 
 
 def test_profile_option_names_the_msp_model():

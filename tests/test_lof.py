@@ -2,6 +2,8 @@
 the latents it found, never costs more than the plain encoder's file
 (measured on the real bytes and the decoded image), and is repeatable."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -74,3 +76,16 @@ def test_greedy_acceptance_never_keeps_a_worse_candidate(crops):
         iterations=30, check_every=3, lr=0.5, greedy=False))
     assert last.cost == last.trace[-1]["cost"]
     assert greedy.cost <= last.cost
+
+
+def test_evaluate_with_lof_names_and_records_it(tmp_path, monkeypatch):
+    from lic_lib import evaluate, results
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    d = evaluate.evaluate_model("mbt2018-mean", "kodak", lambdas=[0.0067],
+                                limit=1, log=lambda _: None,
+                                lof=LOFConfig(iterations=2, check_every=1))
+    assert d["name"] == "mbt2018-mean+lof"
+    assert d["meta"]["lof"]["iterations"] == 2
+    row = json.loads(
+        (tmp_path / "kodak" / "rows" / "mbt2018-mean+lof.jsonl").read_text())
+    assert row["lof_cost"] <= row["plain_cost"]
