@@ -159,7 +159,7 @@ def test_registry_names_and_step_counts():
     assert build_model("msp-s3k2", 8, 8).units == schedule(3, 2)
     assert build_model("msp-s1k2-3x3", 8, 8).heads[-1].context.kernel_size \
         == (3, 3)
-    with pytest.raises(ValueError, match=r"msp-s<S>k<K>\[-<k>x<k>\]"):
+    with pytest.raises(ValueError, match=r"msp-s<S>k<K>\[-<k>x<k>\]\[-w<C>\]"):
         build_model("msp-huge")
     for name in CONTEXT_MODELS:
         assert len({sequential_steps(name, s, s)

@@ -66,15 +66,16 @@ def build_model(name: str, N: int = DEFAULT_N,
     """A freshly initialised model ``name`` with widths (N, M).
 
     Besides the registry, ``msp-s<S>k<K>`` names the MSP model with S
-    scales and K channel groups, and ``msp-s<S>k<K>-<k>x<k>`` one whose
-    heads' context kernels are k×k (the ablations of the MSP chapter).
+    scales and K channel groups, optionally followed by ``-<k>x<k>`` (the
+    heads' context kernel) and ``-w<C>`` (its width): the ablations of the
+    MSP chapter.
     """
-    if m := re.fullmatch(r"msp-s(\d)k(\d)(?:-(\d)x\3)?", name):
+    if m := re.fullmatch(r"msp-s(\d)k(\d)(?:-(\d)x\3)?(?:-w(\d+))?", name):
         return MSP(N=N, M=M, scales=int(m[1]), groups=int(m[2]),
-                   kernel=int(m[3] or 5))
+                   kernel=int(m[3] or 5), width=int(m[4] or 32))
     try:
         cls = MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose one of "
-                         f"{', '.join(MODELS)} or msp-s<S>k<K>[-<k>x<k>]") from None
+                         f"{', '.join(MODELS)} or msp-s<S>k<K>[-<k>x<k>][-w<C>]") from None
     return cls(N=N, M=M)
