@@ -145,7 +145,7 @@ def _export(a: argparse.Namespace) -> None:
     state = torch.load(Path(a.run_dir) / "last.pt", map_location="cpu",
                        weights_only=True)
     if "base" in state["config"]:        # a context model (lic context)
-        print(f"wrote {export_context(a.run_dir)}")
+        print(f"wrote {export_context(a.run_dir, as_model=a.as_model)}")
     else:
         print(f"wrote {export_run(a.run_dir, device=a.device_name)}")
 
@@ -216,6 +216,8 @@ def _add_codec(sub) -> None:
     s.add_argument("run_dir")
     s.add_argument("--device-name", help="where it was trained, if the "
                    "run did not record it")
+    s.add_argument("--as", dest="as_model", help="ship a context run under "
+                   "this name of the same architecture (e.g. msp-balanced)")
     s.set_defaults(func=_export)
     s = sub.add_parser("eval", help="RD of a shipped model from real files")
     _add_model_args(s)

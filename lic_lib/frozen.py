@@ -259,9 +259,15 @@ def read_log(run_dir: str | Path) -> list[dict]:
                 for r in csv.DictReader(f)]
 
 
-def export_context(run_dir: str | Path, root: Path | None = None) -> Path:
+def export_context(run_dir: str | Path, root: Path | None = None,
+                   as_model: str | None = None) -> Path:
     """Ship a finished context run: its own parameters in fp16, and a
-    record that names the base checkpoint (with its SHA-256)."""
+    record that names the base checkpoint (with its SHA-256).
+
+    ``as_model`` ships it under another registry name of the very same
+    architecture (an ablation run ``msp-s1k2`` as the profile that is
+    defined as S=1, K=2, say); anything else is refused.
+    """
     from .data import sha256
     from .results import provenance
     run_dir = Path(run_dir)
@@ -272,12 +278,15 @@ def export_context(run_dir: str | Path, root: Path | None = None) -> Path:
         raise ValueError(f"{run_dir} is unfinished (step {state['step']})")
     base = checkpoint_path(cfg.base, cfg.lmbda, root)
     base_rec = json.loads(base.with_suffix(".json").read_text())
-    path = checkpoint_path(cfg.model, cfg.lmbda, root)
+    name = as_model or cfg.model
+    if name != cfg.model and not _same_architecture(cfg.model, name):
+        raise ValueError(f"{cfg.model} and {name} are different models")
+    path = checkpoint_path(name, cfg.lmbda, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.half() for k, v in state["model"].items()}, path)
     rows = read_log(run_dir)
     record = {
-        "model": cfg.model, "lmbda": cfg.lmbda, "N": base_rec["N"],
+        "model": name, "lmbda": cfg.lmbda, "N": base_rec["N"],
         "M": base_rec["M"],
         "base": {"model": cfg.base, "lmbda": cfg.lmbda,
                  "sha256": base_rec["sha256"]},
@@ -296,3 +305,11 @@ def export_context(run_dir: str | Path, root: Path | None = None) -> Path:
     path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     shutil.copyfile(run_dir / "log.csv", path.with_suffix(".csv"))
     return path
+
+
+def _same_architecture(a: str, b: str) -> bool:
+    """Same decoding units and the same parameter shapes."""
+    ma, mb = build_model(a), build_model(b)
+    return getattr(ma, "units", None) == getattr(mb, "units", None) and {
+        n: p.shape for n, p in ma.named_parameters()} == {
+        n: p.shape for n, p in mb.named_parameters()}

@@ -59,6 +59,10 @@ def test_resume_export_and_load(tmp_path):
         dst = ck.checkpoint_path(*BASE, root).with_suffix(suffix)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
+    with pytest.raises(ValueError, match="different models"):
+        export_context(tmp_path / "a", root, as_model="msp-balanced")
+    assert export_context(tmp_path / "a", root, as_model="msp-s1k1") == \
+        ck.checkpoint_path("msp-s1k1", BASE[1], root)
     path = export_context(tmp_path / "a", root)
     assert all(k.startswith("heads.") for k in torch.load(
         path, weights_only=True))
