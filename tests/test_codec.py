@@ -14,7 +14,7 @@ from lic_lib import bitstream
 from lic_lib.bitstream import BitstreamError, Header
 from lic_lib.codec import decode_image, encode_image, pad_to
 from lic_lib.data import eval_images
-from lic_lib.models import MODELS, build_model
+from lic_lib.models import CONTEXT_MODELS, MODELS, build_model
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_same_bytes_decode_identically_with_1_and_2_threads(name, models,
 
 
 @pytest.mark.parametrize("name", ["bmshj2018-factorized", "mbt2018-mean",
-                                  "mbt2018"])
+                                  "mbt2018", *CONTEXT_MODELS])
 @pytest.mark.parametrize("h, w", [(1, 1), (17, 33), (1000, 3)])
 def test_odd_sizes_round_trip(name, h, w, models):
     rng = np.random.default_rng(h * w)
@@ -94,6 +94,13 @@ def test_odd_sizes_round_trip(name, h, w, models):
     y = decode_image(models[name], data, name)
     assert y.shape == (h, w, 3)
     assert bitstream.unpack(data)[0].height == h
+    if name in CONTEXT_MODELS:        # and the latents are lossless
+        xp = pad_to(torch.from_numpy(x).permute(2, 0, 1)[None].float() / 255,
+                    models[name].downsampling_factor)
+        with torch.no_grad():
+            enc = models[name].compress(xp)
+        _, y_dec = decoded_latents(models[name], data, name)
+        assert torch.equal(enc["y_hat"], y_dec)
 
 
 def test_header_round_trip_and_limits():
