@@ -45,15 +45,22 @@ from torch import nn
 from compressai.models import MeanScaleHyperprior
 
 __all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_PROFILES",
-           "step_map", "bits_per_unit"]
+           "step_map", "bits_per_unit", "architecture_name"]
 
 #: Named trade-offs between rate and decoding steps (chapter on the MSP
 #: model; chosen from its ablation over S and K).
 MSP_PROFILES: dict[str, dict] = {
     "fast": dict(scales=1, groups=1),
-    "balanced": dict(scales=2, groups=2),
+    "balanced": dict(scales=1, groups=4),
     "best": dict(scales=2, groups=4),
 }
+
+
+def architecture_name(scales: int, groups: int, kernel: int = 5,
+                      width: int = 32) -> str:
+    """The ablation name (``msp-s<S>k<K>[-<k>x<k>][-w<C>]``) of a design."""
+    return (f"msp-s{scales}k{groups}" + (f"-{kernel}x{kernel}"
+            if kernel != 5 else "") + (f"-w{width}" if width != 32 else ""))
 
 
 @dataclass(frozen=True)
