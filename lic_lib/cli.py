@@ -152,7 +152,8 @@ def _export(a: argparse.Namespace) -> None:
 
 def _ladder(a: argparse.Namespace) -> None:
     from .train import train_ladders
-    train_ladders(a.model, a.root, jobs=a.jobs, hours=a.hours)
+    train_ladders(a.model, a.root, jobs=a.jobs, hours=a.hours,
+                  last_start=a.last_start)
 
 
 def _context(a: argparse.Namespace) -> None:
@@ -233,6 +234,8 @@ def _add_codec(sub) -> None:
                    help="runs trained at once, each in its own process")
     s.add_argument("--hours", type=float,
                    help="stop every run (resumably) after this long")
+    s.add_argument("--last-start", type=float, metavar="HOURS",
+                   help="start no new run after this long")
     s.set_defaults(func=_ladder)
     s = sub.add_parser("context", help="train context models on the frozen "
                        "mean-scale model (MSP chapter)")

@@ -580,6 +580,7 @@ def _train_job(cfg: TrainConfig, run_dir: Path, deadline: float | None,
 def train_ladders(models: list[str], root: str | Path = "runs",
                   jobs: int = 1, hours: float | None = None,
                   progress: bool = True, log: Callable[[str], None] = print,
+                  last_start: float | None = None,
                   **plan_kw) -> list[Path]:
     """Train (resuming) and export every λ of each model in ``models``.
 
@@ -589,13 +590,16 @@ def train_ladders(models: list[str], root: str | Path = "runs",
     run starting as soon as the run it is warm-started from is done; main
     λ first, for every model, then outwards.  ``hours`` bounds the wall
     time: at the deadline every run saves its checkpoint and stops, and
-    calling again resumes them.  Returns the exported checkpoints.
+    calling again resumes them.  ``last_start`` (hours) stops starting
+    new runs after that long, so that a session does not end with runs
+    that are barely begun.  Returns the exported checkpoints.
     """
     from .checkpoints import export_run
 
     plans = [ladder_plan(m, root, **plan_kw) for m in models]
     queue = [job for ring in zip(*plans) for job in ring]   # main λ first
     deadline = time.time() + hours * 3600 if hours else None
+    no_new = time.time() + last_start * 3600 if last_start else None
     exported: list[Path] = []
     by_dir = {run_dir: cfg for cfg, run_dir in queue}
 
@@ -613,7 +617,8 @@ def train_ladders(models: list[str], root: str | Path = "runs",
 
     if jobs == 1:
         for cfg, run_dir in queue:
-            if deadline and time.time() >= deadline:
+            now = time.time()
+            if (deadline and now >= deadline) or (no_new and now >= no_new):
                 break
             if _shipped(cfg):
                 continue                     # done earlier: record stays
@@ -647,7 +652,9 @@ def train_ladders(models: list[str], root: str | Path = "runs",
                 export(run_dir)
             elif proc.exitcode != 0:        # its dependents are dropped
                 log(f"{run_dir} failed (exit code {proc.exitcode})")
-        late = deadline is not None and time.time() >= deadline
+        now = time.time()
+        late = (deadline is not None and now >= deadline) or \
+            (no_new is not None and now >= no_new)
         for cfg, run_dir in list(waiting):
             up = Path(cfg.init_from).parent if cfg.init_from else None
             parent_done = up is None or up in done

@@ -186,3 +186,16 @@ def test_parallel_ladder_trains_and_exports_every_lambda(tmp_path,
                        weights_only=True)
     assert state["config"]["init_from"] == str(ck.checkpoint_path(model,
                                                                   0.025))
+
+
+@needs_train
+def test_last_start_starts_nothing_new(tmp_path):
+    from lic_lib.train import train_ladders
+    kw = dict(main_iterations=3, main_finetune=1, iterations=2, finetune=1,
+              **{k: v for k, v in TINY.items() if k not in (
+                  "model", "iterations", "finetune_iterations", "warmup")})
+    for jobs in (1, 2):
+        assert train_ladders(["bmshj2018-factorized"], tmp_path, jobs=jobs,
+                             progress=False, log=lambda _: None,
+                             last_start=1e-9, **kw) == []
+    assert not any(tmp_path.rglob("last.pt"))
