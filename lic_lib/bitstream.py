@@ -37,13 +37,13 @@ __all__ = ["BitstreamError", "Header", "pack", "unpack", "MODEL_IDS",
 MAGIC = b"LIC\x89"
 VERSION = 1
 MAX_SIDE = 1 << 16          # larger images are rejected (and would be slow)
-_MAX_STRINGS = 64         # MSP `best`: 21
+_MAX_STRINGS = 64         # ablation models have up to 21
 _FIXED = struct.Struct(">4sBBBBIIHH4sB")
 
 #: Stable ids: never renumber, only append.
 MODEL_IDS = {"bmshj2018-factorized": 1, "bmshj2018-hyperprior": 2,
              "mbt2018-mean": 3, "mbt2018": 4, "checkerboard": 5,
-             "msp-fast": 6, "msp-balanced": 7, "msp-best": 8}
+             "msp-fast": 6, "msp-balanced": 7}
 _NAMES = {v: k for k, v in MODEL_IDS.items()}
 
 

@@ -110,22 +110,24 @@ def _bool(v: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {v!r}")
 
 
-def _model_name(a: argparse.Namespace) -> str:
-    """``--profile P`` is short for ``--model msp-P``."""
+def _model_and_lof(a: argparse.Namespace):
+    """(model, LOF setting) from ``--model``/``--lof`` or ``--profile``."""
+    from .lof import LOFConfig
     if a.profile:
         if a.model_given:
             raise SystemExit("lic: give --model or --profile, not both")
-        return f"msp-{a.profile}"
-    return a.model
+        from .profiles import PROFILES
+        p = PROFILES[a.profile]
+        return p.model, p.lof
+    lof = LOFConfig(iterations=a.lof_iterations) if getattr(
+        a, "lof", False) else None
+    return a.model, lof
 
 
 def _compress(a: argparse.Namespace) -> None:
     from .codec import compress_file
-    lof = None
-    if a.lof:
-        from .lof import LOFConfig
-        lof = LOFConfig(iterations=a.lof_iterations)
-    r = compress_file(a.input, a.output, _model_name(a), a.quality, a.device,
+    model, lof = _model_and_lof(a)
+    r = compress_file(a.input, a.output, model, a.quality, a.device,
                       log=lambda m: print(m, file=sys.stderr), lof=lof)
     print(f"{a.output}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, "
           f"encoded in {r['seconds']:.2f} s")
@@ -172,7 +174,8 @@ def _context(a: argparse.Namespace) -> None:
 
 def _eval(a: argparse.Namespace) -> None:
     from .evaluate import evaluate_model
-    evaluate_model(_model_name(a), a.dataset, limit=a.limit, device=a.device,
+    model, lof = _model_and_lof(a)
+    evaluate_model(model, a.dataset, limit=a.limit, device=a.device, lof=lof,
                    progress=True)
 
 
@@ -186,11 +189,12 @@ class _Given(argparse.Action):
 
 def _add_model_args(s) -> None:
     from .models import MODELS
-    from .models.msp import MSP_PROFILES
+    from .profiles import PROFILES
     s.add_argument("--model", default="mbt2018-mean", choices=list(MODELS),
                    action=_Given)
-    s.add_argument("--profile", choices=list(MSP_PROFILES),
-                   help="the MSP model in this profile (= --model msp-P)")
+    s.add_argument("--profile", choices=list(PROFILES),
+                   help="an MSP profile: " + "; ".join(
+                       f"{k}: {p.summary}" for k, p in PROFILES.items()))
     s.set_defaults(model_given=False)
 
 
@@ -222,6 +226,9 @@ def _add_codec(sub) -> None:
     s.set_defaults(func=_export)
     s = sub.add_parser("eval", help="RD of a shipped model from real files")
     _add_model_args(s)
+    s.add_argument("--lof", action="store_true",
+                   help="code every image with latent overfitting")
+    s.add_argument("--lof-iterations", type=int, default=200)
     s.add_argument("--dataset", default="kodak")
     s.add_argument("--limit", type=int, help="first N images only")
     s.add_argument("--device", default="cpu")

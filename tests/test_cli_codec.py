@@ -167,13 +167,18 @@ def test_evaluate_codes_only_what_is_missing(ckpt, tmp_path, monkeypatch):
     assert len(rows) == 2
 
 
-def test_profile_option_names_the_msp_model():
-    from lic_lib.cli import _model_name, build_parser
+def test_profile_option_names_the_msp_model_and_lof():
+    from lic_lib.cli import _model_and_lof, build_parser
     p = build_parser()
-    assert _model_name(p.parse_args(["compress", "a", "b", "--profile",
-                                     "balanced"])) == "msp-balanced"
-    assert _model_name(p.parse_args(["eval", "--model", "mbt2018"])) == \
-        "mbt2018"
+    assert _model_and_lof(p.parse_args(["compress", "a", "b", "--profile",
+                                        "balanced"])) == ("msp-balanced", None)
+    model, lof = _model_and_lof(p.parse_args(["eval", "--profile", "best"]))
+    assert model == "msp-balanced" and lof.iterations == 200
+    assert _model_and_lof(p.parse_args(["eval", "--model", "mbt2018"])) == \
+        ("mbt2018", None)
+    assert _model_and_lof(p.parse_args(["compress", "a", "b", "--lof",
+                                        "--lof-iterations", "7"]))[1] \
+        .iterations == 7
     with pytest.raises(SystemExit):
-        _model_name(p.parse_args(["eval", "--model", "mbt2018",
-                                  "--profile", "fast"]))
+        _model_and_lof(p.parse_args(["eval", "--model", "mbt2018",
+                                     "--profile", "fast"]))

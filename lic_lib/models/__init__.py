@@ -11,7 +11,7 @@ sequential decoder) are CompressAI's:
 ``mbt2018-mean``           mean-scale hyperprior (Minnen et al. 2018)
 ``mbt2018``                joint autoregressive + hyperprior (Minnen 2018)
 ``checkerboard``           checkerboard context (He et al. 2021), 2 steps
-``msp-fast`` …             the MSP model in each profile of ``MSP_PROFILES``
+``msp-fast``, ``msp-bal…``  the MSP models of ``MSP_MODELS`` (S=1; K=1, 4)
 =========================  ==============================================
 
 All models of the book share one width setting (N, M) so that RD
@@ -46,11 +46,11 @@ MODELS: dict[str, Callable[..., CompressionModel]] = {
     "mbt2018-mean": MeanScaleHyperprior,
     "mbt2018": JointAutoregressiveHierarchicalPriors,
 }
-from .msp import MSP, MSP_PROFILES, Checkerboard  # noqa: E402 (needs the above)
+from .msp import MSP, MSP_MODELS, Checkerboard  # noqa: E402 (needs the above)
 
 MODELS["checkerboard"] = Checkerboard
-MODELS.update({f"msp-{p}": functools.partial(MSP, **kw)
-               for p, kw in MSP_PROFILES.items()})
+MODELS.update({name: functools.partial(MSP, **kw)
+               for name, kw in MSP_MODELS.items()})
 
 #: The four baselines of the paper's comparison, simplest first.
 BASELINES = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean",
@@ -58,7 +58,7 @@ BASELINES = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean",
 
 #: Context models compared on the mean-scale model's frozen transforms
 #: (chapter on the MSP model): they add only a probability model to it.
-CONTEXT_MODELS = ("checkerboard",) + tuple(f"msp-{p}" for p in MSP_PROFILES)
+CONTEXT_MODELS = ("checkerboard", *MSP_MODELS)
 
 
 def build_model(name: str, N: int = DEFAULT_N,

@@ -44,15 +44,15 @@ from torch import nn
 
 from compressai.models import MeanScaleHyperprior
 
-__all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_PROFILES",
+__all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_MODELS",
            "step_map", "bits_per_unit", "architecture_name"]
 
-#: Named trade-offs between rate and decoding steps (chapter on the MSP
-#: model; chosen from its ablation over S and K).
-MSP_PROFILES: dict[str, dict] = {
-    "fast": dict(scales=1, groups=1),
-    "balanced": dict(scales=1, groups=4),
-    "best": dict(scales=2, groups=4),
+#: The MSP models of the registry (chosen from the ablation over S and K
+#: in the chapter on the MSP model; the named profiles of
+#: :mod:`lic_lib.profiles` use them).
+MSP_MODELS: dict[str, dict] = {
+    "msp-fast": dict(scales=1, groups=1),
+    "msp-balanced": dict(scales=1, groups=4),
 }
 
 
