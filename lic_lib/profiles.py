@@ -26,7 +26,7 @@ PROFILES: dict[str, CodecProfile] = {
     "fast": CodecProfile("msp-fast", None,
                          "S=1, K=1: 4 decoding steps"),
     "balanced": CodecProfile("msp-balanced", None,
-                             "S=1, K=4: 13 decoding steps"),
+                             "S=1, K=4, 3×3 contexts: 13 decoding steps"),
     "best": CodecProfile("msp-balanced", LOFConfig(iterations=200),
                          "balanced + 200 iterations of LOF per image"),
 }

@@ -52,7 +52,7 @@ __all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_MODELS",
 #: :mod:`lic_lib.profiles` use them).
 MSP_MODELS: dict[str, dict] = {
     "msp-fast": dict(scales=1, groups=1),
-    "msp-balanced": dict(scales=1, groups=4),
+    "msp-balanced": dict(scales=1, groups=4, kernel=3),
 }
 
 
