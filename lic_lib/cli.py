@@ -205,7 +205,7 @@ def _add_codec(sub) -> None:
     s.add_argument("output")
     _add_model_args(s)
     s.add_argument("--quality", type=int, default=3,
-                   help="1 (smallest) … 6 (best): the λ ladder")
+                   help="1 (smallest) … 5: the trained λ ladder (6 is defined, not shipped)")
     s.add_argument("--lof", action="store_true",
                    help="overfit the latents to this image (slower "
                    "encoding, same decoder)")
