@@ -38,7 +38,7 @@ from .config import get_device
 from .data import RandomCrops, eval_images
 from .codec import image_tensor, pad_to
 from .models import CompressionModel, build_model
-from .train import _device_name
+from .train import _device_name, lr_at
 
 __all__ = ["FrozenConfig", "transforms_bypassed", "latent_cache",
            "context_model", "latent_bpp", "train_context", "trainable",
@@ -138,12 +138,6 @@ def latent_bpp(model: CompressionModel, y: torch.Tensor, pixels: int
     return (lik["y"].log().sum() * per, lik["z"].log().sum() * per)
 
 
-def _lr(step: int, cfg: FrozenConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    return cfg.lr * (0.1 if step >= cfg.lr_drop * cfg.iterations else 1.0)
-
-
 @torch.no_grad()
 def _kodak_latents(model: CompressionModel, limit: int | None = None
                    ) -> list[torch.Tensor]:
@@ -223,7 +217,7 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
         idx = torch.randint(0, len(ys), (cfg.batch_size,))
         y = ys[idx].to(device).float()
         for g in opt.param_groups:
-            g["lr"] = _lr(step, cfg)
+            g["lr"] = lr_at(step, cfg)
         by, _ = latent_bpp(net, y, pixels)
         opt.zero_grad(set_to_none=True)
         by.backward()
@@ -235,7 +229,7 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
             elapsed = time.time() - t0
             rate = kodak_rate(net, kodak)
             with open(log_path, "a") as f:
-                f.write(f"{step},{_lr(step - 1, cfg):g},"
+                f.write(f"{step},{lr_at(step - 1, cfg):g},"
                         f"{sum(running) / len(running):.5f},{rate:.5f},"
                         f"{elapsed:.1f}\n")
             running = []
