@@ -19,15 +19,17 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .checkpoints import LAMBDAS, checkpoint_path, load_checkpoint
 from .codec import decode_image, encode_image, image_tensor, pad_to
-from .data import eval_images
+from .data import dataset_files, eval_images
 from .metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
 from .results import provenance, result_path, save_rd
 
-__all__ = ["shipped_lambdas", "evaluate_model", "estimated_bpp", "result_name"]
+__all__ = ["shipped_lambdas", "evaluate_model", "estimated_bpp", "result_name",
+           "image_rows"]
 
 
 def shipped_lambdas(model: str) -> list[float]:
@@ -128,6 +130,29 @@ def evaluate_model(model: str, dataset: str = "kodak",
     if save:
         log(f"wrote {save_rd(d, result_path(dataset, name))}")
     return d
+
+
+def image_rows(model: str, dataset: str = "kodak", lof=None,
+               device: str = "cpu") -> pd.DataFrame:
+    """The per-image measurements already made for ``model`` (with the
+    LOF settings ``lof``) on ``dataset``: one row per (λ, image), only for
+    the shipped checkpoints and settings of today (rows of replaced
+    checkpoints stay in the file but are not returned)."""
+    from .results import _dataset_checksum
+    cache = _load_rows(_rows_path(dataset, result_name(model, lof)))
+    settings = None if lof is None else dataclasses.asdict(lof)
+    checksum = _dataset_checksum(dataset)
+    stems = [s for s, _ in eval_images(dataset)] if dataset == "ood" else \
+        [p.stem for p in dataset_files(dataset)]
+    rows = []
+    for lam in shipped_lambdas(model):
+        sha = json.loads(checkpoint_path(model, lam).with_suffix(
+            ".json").read_text())["sha256"]
+        for stem in stems:
+            r = cache.get(_key(sha, checksum, stem, device, settings))
+            if r is not None:
+                rows.append({k: v for k, v in r.items() if k != "key"})
+    return pd.DataFrame(rows)
 
 
 _KEYS = ("bpp", "bpp_estimate", "psnr-rgb", "ms-ssim-rgb", "encoding_time",

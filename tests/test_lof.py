@@ -89,3 +89,42 @@ def test_evaluate_with_lof_names_and_records_it(tmp_path, monkeypatch):
     row = json.loads(
         (tmp_path / "kodak" / "rows" / "mbt2018-mean+lof.jsonl").read_text())
     assert row["lof_cost"] <= row["plain_cost"]
+
+
+def test_sga_rounding_is_between_neighbours_and_anneals_to_rounding():
+    from lic_lib.lof import sga_round
+    torch.manual_seed(0)
+    r = (torch.randn(4000) * 3).requires_grad_(True)
+    soft = sga_round(r, tau=0.5)
+    assert ((soft >= torch.floor(r) - 1e-6) & (soft <= torch.ceil(r) + 1e-6)).all()
+    assert not torch.equal(soft, torch.round(r))     # relaxed, not rounded
+    soft.sum().backward()
+    assert r.grad.abs().sum() > 0                     # a usable gradient
+    cold = sga_round(r.detach(), tau=1e-3)
+    near = (r.detach() - torch.round(r.detach())).abs() < 0.45
+    assert torch.allclose(cold[near], torch.round(r.detach())[near], atol=1e-3)
+
+
+def test_unknown_surrogate_is_rejected(crops):
+    net, _ = load_checkpoint("mbt2018-mean", 0.0067)
+    with pytest.raises(ValueError, match="surrogate"):
+        overfit(net, crops[1], 0.0067, LOFConfig(surrogate="noise",
+                                                 iterations=1))
+
+
+def test_image_rows_returns_only_current_rows(tmp_path, monkeypatch):
+    from lic_lib import evaluate, results
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    cfg = LOFConfig(iterations=2, check_every=1)
+    evaluate.evaluate_model("mbt2018-mean", "kodak", lambdas=[0.0067],
+                            limit=1, log=lambda _: None, lof=cfg)
+    rows_file = tmp_path / "kodak" / "rows" / "mbt2018-mean+lof.jsonl"
+    stale = json.loads(rows_file.read_text())
+    stale.update(key="0" * 20, bpp=99.0)            # a replaced checkpoint
+    with open(rows_file, "a") as f:
+        f.write(json.dumps(stale) + "\n")
+    rows = evaluate.image_rows("mbt2018-mean", "kodak", cfg)
+    assert len(rows) == 1 and rows.bpp.iloc[0] < 99
+    assert rows.lof_cost.iloc[0] <= rows.plain_cost.iloc[0]
+    assert evaluate.image_rows("mbt2018-mean", "kodak",
+                               LOFConfig(iterations=3)).empty
