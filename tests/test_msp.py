@@ -190,3 +190,29 @@ def test_strided_heads_equal_the_full_convolution_sampled():
                 padded[..., a:, b:], head.context.weight, head.context.bias,
                 stride=p, dilation=head.context.dilation)
             torch.testing.assert_close(strided, full[..., a::p, b::p])
+
+
+def test_a_patched_surrogate_reaches_contexts_synthesis_and_rate():
+    """Under straight-through rounding (the patch fine-tuning and LOF use),
+    the training pass codes exactly the decoder's values: same rate and
+    reconstruction as the eval pass.  Under the soft rounding of LOF the
+    gradient of the rate reaches y through the contexts too."""
+    from lic_lib.lof import latents_fixed, sga_round
+    from lic_lib.train import ste_quantization
+    net = build("S2K2-checkerboard")
+    x = torch.rand(1, 3, 128, 192, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ref = net.eval()(x)
+        with ste_quantization(net.train()):
+            ste = net(x)
+    for k in ("y", "z"):
+        torch.testing.assert_close(ste["likelihoods"][k],
+                                   ref["likelihoods"][k], rtol=0, atol=1e-6)
+    torch.testing.assert_close(ste["x_hat"], ref["x_hat"], rtol=0, atol=1e-6)
+    y = net.g_a(x).detach().requires_grad_(True)
+    with latents_fixed(net, y), ste_quantization(
+            net, rounding=lambda r: sga_round(r, 0.3)):
+        out = net(x)
+    out["likelihoods"]["y"].log2().sum().backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0
+    assert not torch.equal(out["x_hat"], ref["x_hat"])     # soft values

@@ -280,13 +280,20 @@ class MSP(MeanScaleHyperprior):
         """Training pass.  The rate sees uniform noise (CompressAI's
         convention); the context of each unit and the synthesis see the
         values the decoder will have, round(y − μ) + μ, with the gradient
-        passed straight through the rounding (Minnen & Singh 2020)."""
+        passed straight through the rounding (Minnen & Singh 2020).
+
+        When a rounding surrogate is patched into the entropy model
+        (:func:`lic_lib.train.ste_quantization`, e.g. the soft rounding of
+        latent overfitting), contexts, synthesis *and* rate all see that
+        surrogate's values, so that its gradients are consistent."""
         y = self.g_a(x)
         self._check(y)
         z = self.h_a(y)
         z_hat, z_likelihoods = self.entropy_bottleneck(z)
         hyper = self.h_s(z_hat)
         h, w = y.shape[-2:]
+        gc = self.gaussian_conditional
+        surrogate = self.training and "quantize" in vars(gc)
         y_hat = torch.zeros_like(y)          # what the decoder has so far
         scales, means = torch.zeros_like(y), torch.zeros_like(y)
         for i, unit in enumerate(self.units):
@@ -295,10 +302,17 @@ class MSP(MeanScaleHyperprior):
             scales = self._scatter(scales, unit, s)
             means = self._scatter(means, unit, m)
             yu = self._gather(y[:, self._group(unit)], unit)
-            q = torch.round(yu - m) + m      # bit-exactly the decoder's
-            y_hat = self._scatter(
-                y_hat, unit, yu + (q - yu).detach() if self.training else q)
-        _, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
+            if surrogate:
+                v = gc.quantize(yu, "noise", m)
+            else:
+                q = torch.round(yu - m) + m  # bit-exactly the decoder's
+                v = yu + (q - yu).detach() if self.training else q
+            y_hat = self._scatter(y_hat, unit, v)
+        if surrogate:                        # the rate of those same values
+            y_likelihoods = gc.likelihood_lower_bound(
+                gc._likelihood(y_hat, scales, means))
+        else:
+            _, y_likelihoods = gc(y, scales, means=means)
         return {"x_hat": self.g_s(y_hat),
                 "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
