@@ -135,10 +135,11 @@ def _check_paths(src: Path, dst: Path) -> None:
 def compress_file(src: str | Path, dst: str | Path, model_name: str,
                   quality: int, device: str = "cpu",
                   log: Callable[[str], None] = print,
-                  lof=None) -> dict:
+                  lof=None, progress: bool = True) -> dict:
     """Compress an image file into a ``.lic`` file with a shipped model
     (with latent overfitting when ``lof`` is a :class:`~lic_lib.lof.
-    LOFConfig`; the file is then the cheaper of the LOF and plain ones)."""
+    LOFConfig`; the file is then the cheaper of the LOF and plain ones;
+    ``progress`` shows the search's progress bar)."""
     from .checkpoints import LAMBDAS, load_checkpoint
     from .data import load_rgb
 
@@ -159,7 +160,7 @@ def compress_file(src: str | Path, dst: str | Path, model_name: str,
     else:
         from .lof import encode_lof
         data, rep = encode_lof(model, img, model_name, record["lmbda"], lof,
-                               progress=True, **header)
+                               progress=progress, **header)
         log(f"LOF: RD cost {rep['plain_cost']:.4f} → {rep['lof_cost']:.4f} "
             f"after {rep['iterations']} iterations ({rep['plain_bytes']} → "
             f"{rep['lof_bytes']} bytes); "
