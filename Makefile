@@ -10,7 +10,7 @@ JB_FLAGS := --warningiserror --keep-going
 # Larger data sets (training photos, clic2025): ../shared/data by default.
 export LIC_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: book test venv system-deps pytest nbval book-ci anchors clean
+.PHONY: book test venv system-deps pytest nbval book-ci anchors vvc clean
 
 book: venv system-deps  ## execute every chapter, site in _build/html
 	LIC_PROFILE=$${LIC_PROFILE:-book} $(BIN)/jupyter-book build . $(JB_FLAGS)
@@ -52,6 +52,21 @@ system-deps:
 	  echo "warning: ffmpeg not found and no apt-get; HEVC cannot be re-run." \
 	       "Install ffmpeg with libx265 by hand."; \
 	fi
+
+# VVC reference software (VTM 4:4:4 and the fast VVenC/VVdeC pair), built
+# from the source archives in ../shared/vendor into .vvc/ (ignored, ~15 min
+# on 2 cores). lic_lib.classic finds the binaries there (or via $$LIC_VVC_DIR).
+VENDOR  ?= $(abspath ../shared/vendor)
+VVC_DIR := .vvc
+vvc: $(VVC_DIR)/bin/EncoderAppStatic $(VVC_DIR)/bin/vvencFFapp $(VVC_DIR)/bin/vvdecapp  ## build VTM, VVenC, VVdeC
+
+$(VVC_DIR)/bin/EncoderAppStatic: $(VENDOR)/vtm-23.13.tar.gz
+	tools/build_vvc.sh $< $(VVC_DIR) bin EncoderAppStatic DecoderAppStatic
+	rm -rf $(VVC_DIR)/vtm-cfg && cp -r $(VVC_DIR)/src/vtm-23.13/cfg $(VVC_DIR)/vtm-cfg
+$(VVC_DIR)/bin/vvencFFapp: $(VENDOR)/vvenc-0a41b11.tar.gz
+	tools/build_vvc.sh $< $(VVC_DIR) bin/release-static vvencFFapp
+$(VVC_DIR)/bin/vvdecapp: $(VENDOR)/vvdec-e493ce5.tar.gz
+	tools/build_vvc.sh $< $(VVC_DIR) bin/release-static vvdecapp
 
 clean:
 	rm -rf _build .pytest_cache

@@ -16,15 +16,25 @@ that parameter and a search range for hitting a target bpp.
   trade PSNR for perceived quality, and ``info=0`` drops its ~2 kB version
   SEI.  The whole Annex-B stream (parameter sets included) is counted.
 
-VVC (VTM, all-intra 4:4:4) is not run here: the book uses CompressAI's
-published VTM points for Kodak (``data/anchors/kodak/vtm.json``).
+* VVC intra (the paper's anchor) goes through the reference software
+  built from ``../shared/vendor`` by ``make vvc`` into ``.vvc/bin`` (or
+  ``$LIC_VVC_DIR``): ``vtm`` is VTM's encoder in 4:4:4 10 bits with the
+  all-intra configuration, as in CompressAI's published ``vtm.json``; it
+  is slow (about a minute per Kodak image and QP).  ``vvenc`` is
+  Fraunhofer's fast encoder, which codes 4:2:0 only: chroma is box-filtered
+  to half size before coding and bilinearly upsampled after decoding.
+  Both streams are decoded by VVdeC (bit-exact with VTM's decoder, which a
+  test checks).  Same colour path as HEVC.  With ``--PerceptQPA 0`` and
+  ``--IntraQPOffset 0`` VVenC codes at the QP it is given, like VTM.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -34,7 +44,7 @@ from PIL import Image, features
 
 from .metrics import bpp as _bpp, ms_ssim, psnr
 
-__all__ = ["Codec", "PillowCodec", "HEVC", "CodecUnavailable", "CODECS",
+__all__ = ["Codec", "PillowCodec", "HEVC", "VVC", "CodecUnavailable", "CODECS",
            "get_codec", "Coded", "encode_at_bpp", "rgb_to_ycbcr10",
            "ycbcr10_to_rgb"]
 
@@ -69,6 +79,8 @@ class Codec:
         sweep: default parameter values for an RD curve.
         search: inclusive (low, high) range for :func:`encode_at_bpp`.
         rate_up: True if a larger parameter gives more bits.
+        slow: minutes per image (VTM): left out of default sweeps and of
+            the interactive comparisons, which search over the parameter.
     """
 
     name: str
@@ -78,6 +90,7 @@ class Codec:
     search: tuple[int, int]
     rate_up: bool = True
     settings: dict = field(default_factory=dict)
+    slow: bool = False
 
     def available(self) -> bool:
         return True
@@ -237,8 +250,138 @@ class HEVC(Codec):
         return ycbcr10_to_rgb(planes.reshape(3, h, w))[:shape[0], :shape[1]]
 
 
-def _run(cmd: list[str], stdin: bytes, what: str) -> bytes:
-    proc = subprocess.run(cmd, input=stdin, capture_output=True, timeout=600)
+def vvc_dir() -> "Path":
+    """Where ``make vvc`` put the VVC binaries (``$LIC_VVC_DIR`` overrides)."""
+    from pathlib import Path
+
+    from .config import ROOT
+    env = os.environ.get("LIC_VVC_DIR")
+    return Path(env).expanduser() if env else ROOT / ".vvc"
+
+
+def _chroma_420(planes: np.ndarray) -> list[np.ndarray]:
+    """Y, Cb, Cr with Cb and Cr box-filtered to half size (even H, W)."""
+    c = planes[1:].astype(np.float64)
+    c = c.reshape(2, c.shape[1] // 2, 2, c.shape[2] // 2, 2).mean(axis=(2, 4))
+    return [planes[0], *np.clip(np.rint(c), 0, 1023).astype(np.uint16)]
+
+
+def _chroma_444(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """Upsample half-size chroma bilinearly (centred samples) to Y's size."""
+    h, w = y.shape
+    up = [np.asarray(Image.fromarray(c.astype(np.float32), mode="F").resize(
+        (w, h), Image.BILINEAR)) for c in (cb, cr)]
+    return np.stack([y, *[np.clip(np.rint(u), 0, 1023) for u in up]]
+                    ).astype(np.uint16)
+
+
+@dataclass
+class VVC(Codec):
+    """VVC intra: VTM 4:4:4 (``encoder="vtm"``) or VVenC 4:2:0 (``"vvenc"``),
+    10-bit, decoded by VVdeC (or VTM's own decoder, ``decoder="vtm"``)."""
+
+    encoder: str = "vtm"
+    decoder: str = "vvdec"
+    preset: str = "medium"           # VVenC only
+
+    #: pictures are padded (edge pixels repeated) to a multiple of this,
+    #: VVC's minimum coding-block size, and cropped after decoding.
+    ALIGN = 8
+
+    def _bin(self, name: str) -> "Path":
+        return vvc_dir() / "bin" / name
+
+    def _binaries(self) -> list:
+        enc = "EncoderAppStatic" if self.encoder == "vtm" else "vvencFFapp"
+        dec = "DecoderAppStatic" if self.decoder == "vtm" else "vvdecapp"
+        return [self._bin(enc), self._bin(dec)]
+
+    def available(self) -> bool:
+        return all(os.access(b, os.X_OK) for b in self._binaries())
+
+    def unavailable_reason(self) -> str:
+        missing = [b.name for b in self._binaries() if not b.exists()]
+        return (f"VVC needs {', '.join(missing)} in {vvc_dir() / 'bin'}: "
+                "build them from ../shared/vendor with 'make vvc' (about 15 "
+                "minutes on 2 cores), or point $LIC_VVC_DIR at a folder "
+                "whose bin/ holds them.")
+
+    def version(self) -> str:
+        enc = "VTM 23.13 EncoderApp" if self.encoder == "vtm" else \
+            f"VVenC 1.15.0-dev (0a41b11), preset {self.preset}"
+        dec = "VTM 23.13 DecoderApp" if self.decoder == "vtm" else \
+            "VVdeC 3.3.0-dev (e493ce5)"
+        return f"{enc}; decoded by {dec}"
+
+    def _chroma(self) -> str:
+        return "444" if self.encoder == "vtm" else "420"
+
+    def _encode_cmd(self, yuv: str, out: str, w: int, h: int,
+                    qp: int) -> list[str]:
+        common = ["-i", yuv, "-b", out, "-o", "/dev/null", "-fr", "1",
+                  "-f", "1", "-q", str(qp), "--InputBitDepth=10",
+                  "--OutputBitDepth=10"]
+        if self.encoder == "vtm":
+            cfg = vvc_dir() / "vtm-cfg"
+            return [str(self._bin("EncoderAppStatic")),
+                    "-c", str(cfg / "encoder_intra_vtm.cfg"),
+                    "-c", str(cfg / "444" / "yuv444.cfg"),
+                    "-wdt", str(w), "-hgt", str(h), *common,
+                    "--InternalBitDepth=10", "--InputChromaFormat=444",
+                    "--ChromaFormatIDC=444"]
+        return [str(self._bin("vvencFFapp")), "--preset", self.preset,
+                "-s", f"{w}x{h}", *common, "--InputChromaFormat=420",
+                "--IntraPeriod=1", "--PerceptQPA=0", "--IntraQPOffset=0",
+                "--Threads=1"]
+
+    def encode(self, img: np.ndarray, p: int) -> bytes:
+        h0, w0 = img.shape[:2]
+        a = self.ALIGN
+        img = np.pad(img, ((0, -h0 % a), (0, -w0 % a), (0, 0)), "edge")
+        h, w = img.shape[:2]
+        planes = rgb_to_ycbcr10(img)
+        if self._chroma() == "420":
+            planes = _chroma_420(planes)
+        raw = b"".join(pl.astype("<u2").tobytes() for pl in planes)
+        with tempfile.TemporaryDirectory(prefix="lic-vvc-") as tmp:
+            yuv, out = f"{tmp}/in.yuv", f"{tmp}/out.bin"
+            with open(yuv, "wb") as f:
+                f.write(raw)
+            _run(self._encode_cmd(yuv, out, w, h, p), b"",
+                 f"VVC encoder ({self.encoder})", cwd=tmp)
+            with open(out, "rb") as f:
+                return f.read()
+
+    def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
+        a = self.ALIGN
+        h, w = (s + (-s % a) for s in shape)
+        with tempfile.TemporaryDirectory(prefix="lic-vvc-") as tmp:
+            bits, yuv = f"{tmp}/in.bin", f"{tmp}/out.yuv"
+            with open(bits, "wb") as f:
+                f.write(data)
+            if self.decoder == "vtm":
+                cmd = [str(self._bin("DecoderAppStatic")), "-b", bits,
+                       "-o", yuv, "-d", "10"]
+            else:
+                cmd = [str(self._bin("vvdecapp")), "-b", bits, "-o", yuv,
+                       "-t", "1"]
+            _run(cmd, b"", f"VVC decoder ({self.decoder})", cwd=tmp)
+            samples = np.fromfile(yuv, dtype="<u2")
+        ch, cw = (h, w) if self._chroma() == "444" else (h // 2, w // 2)
+        if samples.size != h * w + 2 * ch * cw:
+            raise RuntimeError(f"VVC decoder returned {samples.size} samples,"
+                               f" expected {h * w + 2 * ch * cw}")
+        y = samples[:h * w].reshape(h, w)
+        cb = samples[h * w:h * w + ch * cw].reshape(ch, cw)
+        cr = samples[h * w + ch * cw:].reshape(ch, cw)
+        planes = np.stack([y, cb, cr]) if ch == h else _chroma_444(y, cb, cr)
+        return ycbcr10_to_rgb(planes)[:shape[0], :shape[1]]
+
+
+def _run(cmd: list[str], stdin: bytes, what: str, cwd: str | None = None
+         ) -> bytes:
+    proc = subprocess.run(cmd, input=stdin, capture_output=True,
+                          timeout=3600, cwd=cwd)
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed ({' '.join(cmd[:3])}...): "
                            f"{proc.stderr.decode(errors='replace')[-500:]}")
@@ -262,6 +405,10 @@ CODECS: dict[str, Codec] = {c.name: c for c in [
                 fmt="AVIF", feature="avif"),
     HEVC("hevc", "HEVC intra (x265, 4:4:4)", "qp",
          (47, 42, 37, 32, 27, 22, 17), (0, 51), rate_up=False),
+    VVC("vtm", "VVC intra (VTM 4:4:4)", "qp", (47, 42, 37, 32, 27),
+        (0, 63), rate_up=False, slow=True, encoder="vtm"),
+    VVC("vvenc", "VVC intra (VVenC 4:2:0)", "qp", (47, 42, 37, 32, 27),
+        (0, 63), rate_up=False, encoder="vvenc"),
 ]}
 
 

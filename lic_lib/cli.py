@@ -2,7 +2,7 @@
 
 Subcommands::
 
-    lic anchors  [--dataset kodak] [--codecs jpeg,webp,...] [--force]
+    lic anchors  [--dataset kodak] [--codecs jpeg,webp,vtm,...] [--jobs J]
     lic bdrate   ANCHOR.json TEST.json [--metric psnr-rgb] [--method pchip]
     lic data     verify [NAME ...]  |  ood OUTDIR [-n 12]
     lic train    --model mbt2018-mean --lmbda 0.0067 RUN_DIR [options]
@@ -41,7 +41,8 @@ def _anchors(a: argparse.Namespace) -> None:
         if c not in CODECS:
             raise ValueError(f"unknown codec {c!r}; choose from "
                              f"{', '.join(CODECS)}")
-    run_anchors(a.dataset, codecs, limit=a.limit, force=a.force)
+    run_anchors(a.dataset, codecs, limit=a.limit, force=a.force,
+                jobs=a.jobs)
 
 
 def _bdrate(a: argparse.Namespace) -> None:
@@ -264,8 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", default="kodak")
     s.add_argument("--codecs", help=f"comma list from {','.join(CODECS)}")
     s.add_argument("--limit", type=int, help="first N images only")
+    s.add_argument("--jobs", type=int, default=1,
+                   help="codings run in parallel (VTM: one core each)")
     s.add_argument("--force", action="store_true",
-                   help="recompute results that already exist")
+                   help="rewrite result files that already exist")
     s.set_defaults(func=_anchors)
 
     s = sub.add_parser("bdrate", help="BD-rate of TEST vs ANCHOR result")

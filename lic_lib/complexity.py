@@ -1,6 +1,8 @@
 """Decoding complexity: sequential steps, and decode time split in two.
 
-Introduced in the chapter {ref}`chap-hyperprior`.
+Introduced in the chapter {ref}`chap-hyperprior`; the resolution sweep
+(:func:`run_sweep`, ``python -m lic_lib.complexity``) feeds the chapter
+{ref}`chap-complexity`.
 
 The number of *sequential entropy-decoding steps* — decoder calls that
 must wait for the previous one — is the hardware-independent measure of
@@ -12,16 +14,26 @@ synthesis (latents → image, ``g_s``).
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .codec import decode_image, encode_image
 
-__all__ = ["sequential_steps", "DecodeTiming", "time_decode"]
+__all__ = ["sequential_steps", "DecodeTiming", "time_decode",
+           "sweep_images", "measure_model", "measure_codec", "run_sweep",
+           "device_label", "SWEEP_MODELS", "SWEEP_CODECS"]
 
 
 def sequential_steps(model_name: str, height: int, width: int) -> int:
@@ -97,3 +109,173 @@ def time_decode(model, img: np.ndarray, model_name: str, repeats: int = 3,
     return DecodeTiming(statistics.median(totals[warmup:]),
                         statistics.median(g_s_time[warmup:]), repeats,
                         str(device))
+
+
+# -- the resolution sweep ----------------------------------------------------
+
+#: Learned models and VVC encoders of the sweep, and their operating point.
+SWEEP_MODELS = ("mbt2018-mean", "checkerboard", "msp-fast", "msp-balanced",
+                "mbt2018")
+SWEEP_CODECS = ("vvenc", "vtm")
+SWEEP_LAMBDA, SWEEP_QP = 0.0067, 37
+
+
+def sweep_images(sides: Sequence[int] = (256, 512, 1024)
+                 ) -> list[tuple[str, np.ndarray]]:
+    """Square crops (centre) of the first ≥ 1920-pixel-wide ``clic2025``
+    image, then the whole image: one content, growing sizes."""
+    from .data import eval_images
+    name, img = next((n, a) for n, a in eval_images("clic2025")
+                     if a.shape[1] >= 1920)
+    h, w = img.shape[:2]
+    out = []
+    for s in sides:
+        t, l = (h - s) // 2, (w - s) // 2
+        out.append((f"{name[:8]} {s}×{s}",
+                    np.ascontiguousarray(img[t:t + s, l:l + s])))
+    return out + [(f"{name[:8]} {w}×{h}", img)]
+
+
+def device_label(device: str | torch.device = "cpu") -> str:
+    """What a timing was measured on, in words (CPU model and threads, or
+    the GPU's name)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {torch.get_num_threads()} threads"
+
+
+def _rss_mb() -> float:
+    """Current resident memory of this process in MB (Linux)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except (OSError, ValueError):
+        return float("nan")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_model(name: str, images: Sequence[tuple[str, np.ndarray]],
+                  device: str = "cpu", lmbda: float = SWEEP_LAMBDA,
+                  lof_iterations: int = 0) -> list[dict]:
+    """Encode and decode time, decode split and peak memory of a shipped
+    model at each image size (smallest first).
+
+    Peak memory is the rise of the process's peak resident set over the
+    loaded model (CPU; meaningful in a fresh process, sizes increasing,
+    as :func:`run_sweep` runs it) or ``torch.cuda.max_memory_allocated``
+    (GPU).  With ``lof_iterations`` the LOF search time per iteration is
+    measured too (a short search: time, not rate, is what is wanted).
+    """
+    from .checkpoints import load_checkpoint
+    net, _ = load_checkpoint(name, lmbda, device)
+    cuda = torch.device(device).type == "cuda"
+    ar = name == "mbt2018"
+    encode_image(net, images[0][1], name)           # warm-up
+    base = _rss_mb()
+    rows = []
+    for label, img in images:
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        t0 = time.perf_counter()
+        data = encode_image(net, img, name)
+        if cuda:
+            torch.cuda.synchronize(device)
+        enc = time.perf_counter() - t0
+        t = time_decode(net, img, name, repeats=1 if ar else 3,
+                        warmup=0 if ar else 1)
+        peak = (torch.cuda.max_memory_allocated(device) / 2 ** 20 if cuda
+                else _peak_rss_mb() - base)
+        row = {"model": name, "image": label, "height": img.shape[0],
+               "width": img.shape[1], "pixels": img.shape[0] * img.shape[1],
+               "steps": sequential_steps(name, *img.shape[:2]),
+               "bytes": len(data), "encode_s": enc, "decode_s": t.total,
+               "entropy_s": t.entropy, "synthesis_s": t.synthesis,
+               "peak_mb": peak}
+        if lof_iterations:
+            from .lof import LOFConfig, overfit
+            t0 = time.perf_counter()
+            with torch.enable_grad():
+                overfit(net, img, lmbda, LOFConfig(iterations=lof_iterations))
+            row["lof_s_per_iteration"] = (time.perf_counter() - t0) / \
+                lof_iterations
+        rows.append(row)
+    return rows
+
+
+def measure_codec(name: str, images: Sequence[tuple[str, np.ndarray]],
+                  qp: int = SWEEP_QP) -> list[dict]:
+    """Encode and decode time of a VVC encoder at each image size."""
+    from .classic import CodecUnavailable, get_codec
+    codec = get_codec(name)
+    if not codec.available():
+        raise CodecUnavailable(codec.unavailable_reason())
+    rows = []
+    for label, img in images:
+        c = codec.code(img, qp)
+        rows.append({"model": name, "image": label, "height": img.shape[0],
+                     "width": img.shape[1],
+                     "pixels": img.shape[0] * img.shape[1], "steps": None,
+                     "bytes": len(c.data), "encode_s": c.encode_s,
+                     "decode_s": c.decode_s, "entropy_s": None,
+                     "synthesis_s": None, "peak_mb": None})
+    return rows
+
+
+def run_sweep(path: str | Path, models: Sequence[str] = SWEEP_MODELS,
+              codecs: Sequence[str] = SWEEP_CODECS, device: str = "cpu",
+              lof_iterations: int = 20,
+              log: Callable[[str], None] = print) -> Path:
+    """Measure every model and codec over :func:`sweep_images` and save
+    ``{"meta", "rows"}`` JSON to ``path``.
+
+    Each learned model runs in a fresh Python process (so peak memory is
+    its own); a model already in the file is skipped, so a stopped sweep
+    resumes.  Measure on a quiet machine: other jobs on the cores change
+    every time.
+    """
+    from .results import provenance
+    path = Path(path)
+    d = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    done = {r["model"] for r in d["rows"]}
+    for name in [*models, *codecs]:
+        if name in done:
+            log(f"{name}: already in {path}, skipped")
+            continue
+        t0 = time.perf_counter()
+        if name in codecs:
+            rows = measure_codec(name, sweep_images())
+        else:
+            lof = lof_iterations if name in ("mbt2018-mean", "msp-balanced") \
+                else 0
+            out = subprocess.run(
+                [sys.executable, "-m", "lic_lib.complexity", name, device,
+                 str(lof)], capture_output=True, text=True, check=True)
+            rows = json.loads(out.stdout.splitlines()[-1])
+        d["rows"] += rows
+        d["meta"] = provenance("clic2025", 1, device=device_label(device),
+                               lmbda=SWEEP_LAMBDA, vvc_qp=SWEEP_QP,
+                               threads=torch.get_num_threads())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(d, indent=1) + "\n")
+        os.replace(tmp, path)
+        log(f"{name}: {len(rows)} sizes in {time.perf_counter() - t0:.0f} s")
+    return path
+
+
+if __name__ == "__main__":      # one model in a fresh process (run_sweep)
+    _name, _device, _lof = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    print(json.dumps(measure_model(_name, sweep_images(), _device,
+                                   lof_iterations=_lof)))

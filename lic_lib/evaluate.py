@@ -1,6 +1,7 @@
-"""Learned models on a data set, measured from real bitstreams.
+"""Learned models and classical codecs on a data set, from real bitstreams.
 
-Introduced in the chapter {ref}`chap-vae-codec`.
+Introduced in the chapter {ref}`chap-vae-codec`; classical codecs
+(:func:`evaluate_codec`) in {ref}`chap-images-metrics-codecs`.
 
 For each shipped λ of a model, every image is encoded to ``.lic`` bytes and
 decoded back; bpp comes from the byte count, PSNR and MS-SSIM from the
@@ -29,7 +30,7 @@ from .metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
 from .results import provenance, result_path, save_rd
 
 __all__ = ["shipped_lambdas", "evaluate_model", "estimated_bpp", "result_name",
-           "image_rows"]
+           "image_rows", "evaluate_codec", "codec_rows"]
 
 
 def shipped_lambdas(model: str) -> list[float]:
@@ -153,6 +154,110 @@ def image_rows(model: str, dataset: str = "kodak", lof=None,
             if r is not None:
                 rows.append({k: v for k, v in r.items() if k != "key"})
     return pd.DataFrame(rows)
+
+
+def _codec_key(codec, checksum: str | None, image: str, p: int) -> str:
+    return _key(codec.version(), checksum, image, "cpu",
+                {"codec": codec.name, "settings": codec.settings, "p": p})
+
+
+def codec_rows(codec_name: str, dataset: str = "kodak",
+               params: Sequence[int] | None = None) -> pd.DataFrame:
+    """Per-image measurements of a classical codec already in the cache
+    (one row per parameter value and image), for today's codec version
+    and settings.  Works without the codec's binaries installed."""
+    from .classic import get_codec
+    from .results import _dataset_checksum
+    codec = get_codec(codec_name)
+    cache = _load_rows(_rows_path(dataset, codec.name))
+    checksum = _dataset_checksum(dataset)
+    stems = [s for s, _ in eval_images(dataset)] if dataset == "ood" else \
+        [p.stem for p in dataset_files(dataset)]
+    rows = [cache[k] for p in (params or codec.sweep) for stem in stems
+            if (k := _codec_key(codec, checksum, stem, p)) in cache]
+    return pd.DataFrame([{k: v for k, v in r.items() if k != "key"}
+                         for r in rows])
+
+
+def evaluate_codec(codec_name: str, dataset: str = "kodak",
+                   params: Sequence[int] | None = None,
+                   limit: int | None = None, jobs: int = 1,
+                   save: bool = True, progress: bool = False,
+                   log: Callable[[str], None] = print) -> dict:
+    """RD points of a classical codec on ``dataset``, resumably.
+
+    Each (parameter, image) coding is appended to
+    ``data/results/<dataset>/rows/<codec>.jsonl`` as soon as it is done,
+    keyed by codec version, settings, data-set checksum, image and
+    parameter, so a run of hours (VTM) stopped at any point codes only
+    what is missing when started again.  ``jobs`` codings run at once
+    (each encoder is one single-threaded process).  The result JSON
+    (``data/results/<dataset>/<codec>.json``) is written only once every
+    point is complete, so it never mixes image subsets.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    from .classic import CodecUnavailable, get_codec
+    from .results import _dataset_checksum
+    codec = get_codec(codec_name)
+    params = list(params or codec.sweep)
+    images = eval_images(dataset, limit)
+    checksum = _dataset_checksum(dataset)
+    rows_path = _rows_path(dataset, codec.name)
+    cache = _load_rows(rows_path) if save else {}
+    todo = [(p, stem, img) for p in params for stem, img in images
+            if _codec_key(codec, checksum, stem, p) not in cache]
+    if todo and not codec.available():
+        raise CodecUnavailable(codec.unavailable_reason())
+    lock = threading.Lock()
+
+    def one(p: int, stem: str, img: np.ndarray) -> None:
+        c = codec.code(img, p)
+        h, w = img.shape[:2]
+        row = {"key": _codec_key(codec, checksum, stem, p), codec.param: p,
+               "image": stem, "bpp": c.bpp, "psnr-rgb": psnr(img, c.recon),
+               "ms-ssim-rgb": ms_ssim(img, c.recon)
+               if min(h, w) >= MS_SSIM_MIN_SIDE else float("nan"),
+               "encoding_time": c.encode_s, "decoding_time": c.decode_s}
+        with lock:
+            cache[row["key"]] = row
+            if save:
+                rows_path.parent.mkdir(parents=True, exist_ok=True)
+                with open(rows_path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool, \
+            tqdm(total=len(todo), desc=f"{codec.name} {dataset}",
+                 disable=not progress) as bar:
+        futures = [pool.submit(one, *t) for t in todo]
+        try:
+            for f in as_completed(futures):
+                f.result()
+                bar.update()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    res: dict[str, list] = {}
+    for p in params:
+        rows = [cache[_codec_key(codec, checksum, stem, p)]
+                for stem, _ in images]
+        for k in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
+                  "decoding_time"):
+            res.setdefault(k, []).append(float(np.mean([r[k] for r in rows])))
+        res.setdefault(codec.param, []).append(p)
+    order = np.argsort(res["bpp"])
+    res = {k: [v[i] for i in order] for k, v in res.items()}
+    d = {"name": codec.name, "description": codec.label, "results": res,
+         "meta": provenance(dataset, len(images), codec=codec.version(),
+                            parameter=codec.param, settings=codec.settings,
+                            jobs=jobs)}
+    if save:
+        log(f"wrote {save_rd(d, result_path(dataset, codec.name))}")
+    return d
 
 
 _KEYS = ("bpp", "bpp_estimate", "psnr-rgb", "ms-ssim-rgb", "encoding_time",

@@ -58,7 +58,7 @@ def codec_comparison(images: Sequence[tuple[str, np.ndarray]],
     import ipywidgets as w
 
     names = list(codec_names or (n for n, c in CODECS.items()
-                                 if c.available()))
+                                 if c.available() and not c.slow))
     by_name = dict(images)
 
     @lru_cache(maxsize=64)

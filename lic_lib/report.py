@@ -1,0 +1,266 @@
+"""The reproduction report: paper claims against our measured numbers.
+
+Introduced in the chapter {ref}`chap-evaluation`.  Everything here reads
+result files (``data/results``, ``data/checkpoints``); nothing is typed in.
+The helpers that pair LOF with plain coding are shared with the chapter
+{ref}`chap-lof`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from . import bdrate
+from .checkpoints import checkpoint_path
+from .complexity import sequential_steps
+from .evaluate import image_rows
+from .results import ANCHORS, RESULTS, load_rd, result_path
+
+__all__ = ["vvc_anchor", "lof_pairs", "lof_bd", "lof_cost_gain",
+           "decode_ratios", "bd_vs_vvc", "reproduction_table", "PAPER"]
+
+#: The paper's numbers, from its abstract and introduction (arXiv
+#: 2210.04112v1, pp. 1–2), the only pages available to us.
+PAPER = {"bd_vs_vvc": (-2.5, -1.0, -1.3), "decode_speedup": 20}
+
+DATASETS = ("kodak", "clic2025", "ood")
+
+
+def vvc_anchor(dataset: str) -> tuple[str, dict]:
+    """The VVC anchor of ``dataset``: our measured VTM 4:4:4 when it exists,
+    else our measured VVenC 4:2:0, else (Kodak) CompressAI's published VTM.
+    Returns (label, results)."""
+    for name, label in (("vtm", "VTM 4:4:4 (measured)"),
+                        ("vvenc", "VVenC 4:2:0 (measured)")):
+        if result_path(dataset, name).exists():
+            return label, load_rd(result_path(dataset, name))["results"]
+    if dataset == "kodak":
+        return ("VTM (published, CompressAI)",
+                load_rd(ANCHORS / "kodak" / "vtm.json")["results"])
+    raise FileNotFoundError(f"no VVC anchor for {dataset}: run `lic anchors "
+                            f"--dataset {dataset} --codecs vvenc`")
+
+
+def lof_pairs(model: str, dataset: str = "kodak") -> pd.DataFrame:
+    """Images coded both plainly and with LOF, at every λ of the LOF sweep:
+    the plain columns, and LOF's with the suffix ``_lof``; one row per
+    (λ, image).  Images missing at some λ are dropped, so that every λ
+    averages the same images."""
+    from .lof import LOFConfig
+    lof = image_rows(model, dataset, LOFConfig())
+    if lof.empty:
+        return lof
+    both = image_rows(model, dataset).merge(lof, on=["lmbda", "image"],
+                                            suffixes=("", "_lof"))
+    every_lambda = both.groupby("image").lmbda.transform("nunique")
+    return both[every_lambda == both.lmbda.nunique()]
+
+
+def lof_bd(model: str, dataset: str = "kodak") -> dict | None:
+    """BD-rate and BD-PSNR of ``model`` + LOF vs ``model`` (same images),
+    and vs plain mean-scale; ``None`` when fewer than two λ are coded."""
+    both = lof_pairs(model, dataset)
+    if both.empty or both.lmbda.nunique() < 2:
+        return None
+    p = both.groupby("lmbda").mean(numeric_only=True)
+    ms = image_rows("mbt2018-mean", dataset).merge(both[["lmbda", "image"]])
+    ms = ms.groupby("lmbda").mean(numeric_only=True)
+    return {"λ": len(p), "images per λ": int(both.groupby("lmbda").size().min()),
+            "BD-rate LOF vs plain [%]": bdrate.bd_rate(
+                p.bpp, p["psnr-rgb"], p.bpp_lof, p["psnr-rgb_lof"]),
+            "BD-PSNR [dB]": bdrate.bd_psnr(
+                p.bpp, p["psnr-rgb"], p.bpp_lof, p["psnr-rgb_lof"]),
+            "LOF vs plain mean-scale [%]": bdrate.bd_rate(
+                ms.bpp, ms["psnr-rgb"], p.bpp_lof, p["psnr-rgb_lof"]),
+            "encode time ×": float(both.encoding_time_lof.mean()
+                                   / both.encoding_time.mean()),
+            "curves": p}
+
+
+def lof_cost_gain(model: str, dataset: str, lmbda: float = 0.0067
+                  ) -> pd.Series:
+    """RD cost saved by LOF per image [%], measured on the real files."""
+    from .lof import LOFConfig
+    b = image_rows(model, dataset, LOFConfig())
+    if b.empty:
+        return pd.Series(dtype=float)
+    b = b[b.lmbda == lmbda]
+    return 100 * (1 - b.lof_cost / b.plain_cost)
+
+
+def _complexity(device_kind: str = "cpu") -> pd.DataFrame | None:
+    path = RESULTS / "complexity" / f"{device_kind}.json"
+    if not path.exists():
+        return None
+    d = json.loads(path.read_text())
+    df = pd.DataFrame(d["rows"])
+    df.attrs["device"] = d["meta"]["device"]
+    return df
+
+
+def decode_ratios(device_kind: str = "cpu", model: str = "msp-balanced"
+                  ) -> dict | None:
+    """AR : ``model`` decode-time ratios at the largest size of the
+    complexity sweep (whole decode, entropy decoding alone) and the share
+    of ``model``'s decode spent in the synthesis transform."""
+    df = _complexity(device_kind)
+    if df is None or not {model, "mbt2018"} <= set(df.model):
+        return None
+    big = df[df.pixels == df.pixels.max()].set_index("model")
+    m, ar = big.loc[model], big.loc["mbt2018"]
+    return {"size": f"{int(m.width)}×{int(m.height)}",
+            "device": df.attrs["device"],
+            "whole": ar.decode_s / m.decode_s,
+            "entropy": ar.entropy_s / m.entropy_s,
+            "synthesis_share": m.synthesis_s / m.decode_s,
+            "bound": ar.decode_s / m.synthesis_s}
+
+
+def _from_lambda(res: dict, lo: float) -> dict:
+    keep = [i for i, lam in enumerate(res["lmbda"]) if lam >= lo]
+    return {k: [v[i] for i in keep] for k, v in res.items()
+            if isinstance(v, list) and len(v) == len(res["lmbda"])}
+
+
+#: Lowest λ used in BD-rates per data set: on clic2025 the λ = 0.0018
+#: mean-scale model spends more bits than the 0.0035 one (chapter MSP),
+#: which makes the curve non-monotonic.
+MIN_LAMBDA = {"kodak": 0.0, "clic2025": 0.0035, "ood": 0.0}
+
+
+def bd_vs_vvc(dataset: str, names: list[str],
+              metrics=("psnr-rgb", "ms-ssim-db")) -> pd.DataFrame:
+    """BD-rate [%] of each result ``names`` on ``dataset`` vs its VVC anchor
+    (NaN where the curves do not overlap)."""
+    label, anchor = vvc_anchor(dataset)
+    curves = {}
+    for n in names:
+        if result_path(dataset, n).exists():
+            r = load_rd(result_path(dataset, n))["results"]
+            curves[n] = _from_lambda(r, MIN_LAMBDA[dataset]) \
+                if "lmbda" in r else r
+    table = bdrate.bd_table(anchor, curves, metrics)
+    table.attrs["anchor"] = label
+    return table
+
+
+def _budget() -> str:
+    rec = json.loads(checkpoint_path("mbt2018-mean", 0.0067)
+                     .with_suffix(".json").read_text())
+    ctx = json.loads(checkpoint_path("msp-balanced", 0.0067)
+                     .with_suffix(".json").read_text())
+    return (f"N={rec['N']}/M={rec['M']}; mean-scale {rec['iterations']:,} "
+            f"steps ({rec['wall_time_s'] / 3600:.1f} h, {rec['device']}); "
+            f"MSP heads {ctx['iterations']:,} steps on its frozen transforms")
+
+
+def reproduction_table() -> pd.DataFrame:
+    """One row per claim of the paper (DESIGN §1): claim | paper | ours |
+    our budget | verdict, every number read from the result files."""
+    budget = _budget()
+    kodak = {n: load_rd(result_path("kodak", n))["results"]
+             for n in ("mbt2018-mean", "checkerboard", "msp-fast",
+                       "msp-balanced", "mbt2018")}
+    bd_ms = {n: bdrate.bd_rate(kodak["mbt2018-mean"]["bpp"],
+                               kodak["mbt2018-mean"]["psnr-rgb"],
+                               r["bpp"], r["psnr-rgb"])
+             for n, r in kodak.items()}
+    bd_ar = bdrate.bd_rate(kodak["mbt2018"]["bpp"], kodak["mbt2018"]["psnr-rgb"],
+                           kodak["msp-balanced"]["bpp"],
+                           kodak["msp-balanced"]["psnr-rgb"])
+    rows = []
+
+    def row(claim, paper, ours, verdict, budget_=budget):
+        rows.append({"claim": claim, "paper": paper, "ours": ours,
+                     "our budget": budget_, "verdict": verdict})
+
+    beats = bd_ms["msp-balanced"] < min(bd_ms["checkerboard"], 0)
+    row("MSP exploits spatial and channel correlation of the latent",
+        "qualitative (pp. 1–2)",
+        f"Kodak BD-rate of MSP balanced: {bd_ms['msp-balanced']:+.1f} % vs "
+        f"mean-scale, checkerboard {bd_ms['checkerboard']:+.1f} %, "
+        f"{bd_ar:+.1f} % vs AR",
+        ("reproduced vs mean-scale and checkerboard" if beats else
+         "not reproduced") + ("; AR still better" if bd_ar > 0 else
+                              "; no worse than AR"))
+    s_small, s_big = (sequential_steps("msp-balanced", s, s) for s in (64, 2048))
+    a_small, a_big = (sequential_steps("mbt2018", s, s) for s in (64, 2048))
+    row("MSP decodes in O(1) sequential steps, AR in O(n)", "O(1) vs O(n)",
+        f"steps at 64² → 2048²: MSP {s_small} → {s_big}, AR {a_small:,} → "
+        f"{a_big:,}", "reproduced" if s_small == s_big and a_big > a_small
+        else "not reproduced", "counted from the decoders' schedules")
+    r = decode_ratios()
+    if r is None:
+        row("> 20× faster decoding than AR at 2K", "> 20× (GPU)",
+            "not measured: run `python -m lic_lib.complexity` sweep",
+            "open", "—")
+    else:
+        ok = r["entropy"] >= PAPER["decode_speedup"]
+        row("> 20× faster decoding than AR at 2K", "> 20× (GPU)",
+            f"{r['size']}, {r['device']}: entropy decoding {r['entropy']:.0f}×, "
+            f"whole decode {r['whole']:.1f}× (synthesis is "
+            f"{100 * r['synthesis_share']:.0f} % of MSP's decode; bound "
+            f"{r['bound']:.1f}×)",
+            ("reproduced for entropy decoding; whole decode "
+             + ("also" if r["whole"] >= 20 else "below 20× on CPU, bounded "
+                "by the shared synthesis transform")) if ok
+            else "not reproduced", "same run, same machine; no GPU measured")
+    gains = {m: lof_bd(m) for m in ("mbt2018-mean", "msp-balanced")}
+    gains = {m: g for m, g in gains.items() if g}
+    if gains:
+        txt = "; ".join(f"{m} {g['BD-rate LOF vs plain [%]']:+.1f} % "
+                        f"({g['images per λ']} images × {g['λ']} λ)"
+                        for m, g in gains.items())
+        ok = all(g["BD-rate LOF vs plain [%]"] < 0 for g in gains.values())
+        row("LOF with greedy search considerably improves RD", "qualitative",
+            f"Kodak BD-rate LOF vs plain: {txt}",
+            "reproduced" if ok else "not reproduced",
+            "200 Adam iterations per image, SGA surrogate, greedy acceptance")
+    shift = {(m, d): lof_cost_gain(m, d) for m in gains for d in ("kodak", "ood")}
+    if all(len(v) for v in shift.values()) and shift:
+        txt = "; ".join(f"{m}: {shift[m, 'kodak'].mean():.1f} % (Kodak) vs "
+                        f"{shift[m, 'ood'].mean():.1f} % (out of domain)"
+                        for m in gains)
+        ok = all(shift[m, "ood"].mean() > shift[m, "kodak"].mean()
+                 for m in gains)
+        row("LOF mitigates domain shift", "qualitative",
+            f"RD cost saved at λ 0.0067: {txt}",
+            "reproduced" if ok else "not reproduced",
+            "200 iterations; generated text/chart/screen images")
+    ours = []
+    for ds, paper in zip(DATASETS, PAPER["bd_vs_vvc"]):
+        try:
+            t = bd_vs_vvc(ds, ["msp-balanced+lof", "msp-balanced"],
+                          ("psnr-rgb",))
+        except FileNotFoundError:
+            ours.append(f"{ds}: no VVC anchor yet")
+            continue
+        t = t.dropna()
+        if t.empty:
+            ours.append(f"{ds}: no overlapping curves")
+            continue
+        best = t.iloc[:, 0].idxmin()
+        ours.append(f"{ds}: {t.iloc[:, 0].min():+.1f} % ({best} vs "
+                    f"{t.attrs['anchor']})")
+    row("2.5 %, 1.0 %, 1.3 % BD-rate saving over VVC all-intra on three "
+        "data sets", "−2.5 / −1.0 / −1.3 %", "; ".join(ours),
+        "not reproduced: see our budget; learned codecs that beat VTM are "
+        "larger and train far longer (the paper's budget is not in the "
+        "pages we have)")
+    prof = bd_ms["msp-fast"], bd_ms["msp-balanced"]
+    st = (sequential_steps("msp-fast", 512, 768),
+          sequential_steps("msp-balanced", 512, 768))
+    lof = gains.get("msp-balanced")
+    row("predefined profiles trade efficiency against complexity",
+        "qualitative",
+        f"fast: {st[0]} steps, {prof[0]:+.1f} %; balanced: {st[1]} steps, "
+        f"{prof[1]:+.1f} % (Kodak BD-rate vs mean-scale)"
+        + (f"; best = balanced + LOF: a further "
+           f"{lof['BD-rate LOF vs plain [%]']:+.1f} % at "
+           f"{lof['encode time ×']:.0f}× the encode time" if lof else ""),
+        "reproduced" if st[0] < st[1] and prof[1] < prof[0] else
+        "not reproduced")
+    return pd.DataFrame(rows).set_index("claim")
