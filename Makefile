@@ -10,13 +10,13 @@ JB_FLAGS := --warningiserror --keep-going
 # Larger data sets (training photos, clic2025): ../shared/data by default.
 export LIC_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: book test venv system-deps pytest nbval book-ci anchors vvc clean
+.PHONY: book test venv system-deps pytest nbval book-ci browser-check anchors vvc reproduce clean
 
 book: venv system-deps  ## execute every chapter, site in _build/html
 	LIC_PROFILE=$${LIC_PROFILE:-book} $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "open _build/html/index.html"
 
-test: venv system-deps pytest nbval book-ci  ## everything CI runs
+test: venv system-deps pytest nbval book-ci browser-check  ## everything CI runs
 
 pytest: venv
 	$(BIN)/python -m pytest -q tests
@@ -27,6 +27,10 @@ nbval: venv  ## every chapter under nbval, in the small ci profile
 
 book-ci: venv  ## a strict book build (warnings and cell errors fail)
 	LIC_PROFILE=ci $(BIN)/jupyter-book build . --path-output _build/ci $(JB_FLAGS)
+
+browser-check: venv  ## open every built page in headless Chromium; screenshots
+	$(BIN)/python tests/check_rendered_book.py _build/ci/_build/html \
+	  --screenshots _build/screenshots
 
 anchors: venv system-deps  ## recompute data/results/kodak for every classical codec
 	$(BIN)/lic anchors --dataset kodak --force
@@ -40,17 +44,21 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-# HEVC goes through ffmpeg + libx265 (a Debian package, not on PyPI).
+# HEVC goes through ffmpeg + libx265 and the browser check through Chromium:
+# Debian packages, not on PyPI.
+APT_NEEDS := $(if $(shell command -v ffmpeg),,ffmpeg) \
+             $(if $(shell command -v chromium),,chromium)
 system-deps:
-	@if command -v ffmpeg >/dev/null 2>&1; then :; \
+	@if [ -z "$(strip $(APT_NEEDS))" ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing ffmpeg (with libx265) through apt-get"; \
+	  echo "installing $(strip $(APT_NEEDS)) through apt-get"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    $(APT_NEEDS) >/dev/null; \
 	else \
-	  echo "warning: ffmpeg not found and no apt-get; HEVC cannot be re-run." \
-	       "Install ffmpeg with libx265 by hand."; \
+	  echo "warning: $(strip $(APT_NEEDS)) not found and no apt-get:" \
+	       "install them by hand (ffmpeg with libx265; chromium)."; \
 	fi
 
 # VVC reference software (VTM 4:4:4 and the fast VVenC/VVdeC pair), built
@@ -67,6 +75,9 @@ $(VVC_DIR)/bin/vvencFFapp: $(VENDOR)/vvenc-0a41b11.tar.gz
 	tools/build_vvc.sh $< $(VVC_DIR) bin/release-static vvencFFapp
 $(VVC_DIR)/bin/vvdecapp: $(VENDOR)/vvdec-e493ce5.tar.gz
 	tools/build_vvc.sh $< $(VVC_DIR) bin/release-static vvdecapp
+
+reproduce: venv system-deps vvc  ## recompute every result file (hours; resumable)
+	$(BIN)/python tools/reproduce.py $(if $(YES),--yes)
 
 clean:
 	rm -rf _build .pytest_cache

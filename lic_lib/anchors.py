@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Sequence
 
 from .classic import CODECS, VVC, CodecUnavailable
-from .evaluate import evaluate_codec
 from .results import result_path
 
 __all__ = ["run_anchors", "DEFAULT_CODECS"]
@@ -35,6 +34,7 @@ def run_anchors(dataset: str = "kodak", codecs: Sequence[str] | None = None,
     requested codec is not installed.  ``force`` rewrites the result file
     from the cached codings (delete ``rows/<codec>.jsonl`` to recode).
     """
+    from .evaluate import evaluate_codec      # imports torch: only when needed
     chosen = [CODECS[c] for c in (codecs or DEFAULT_CODECS)]
     for c in chosen:
         if not c.available():

@@ -1,7 +1,7 @@
 """Decoding complexity: sequential steps, and decode time split in two.
 
 Introduced in the chapter {ref}`chap-hyperprior`; the resolution sweep
-(:func:`run_sweep`, ``python -m lic_lib.complexity``) feeds the chapter
+(:func:`run_sweep`; ``python -m lic_lib.complexity [--device cuda]``) feeds the chapter
 {ref}`chap-complexity`.
 
 The number of *sequential entropy-decoding steps* — decoder calls that
@@ -260,10 +260,12 @@ def run_sweep(path: str | Path, models: Sequence[str] = SWEEP_MODELS,
             lof = lof_iterations if name in ("mbt2018-mean", "msp-balanced") \
                 else 0
             out = subprocess.run(
-                [sys.executable, "-m", "lic_lib.complexity", name, device,
-                 str(lof)], capture_output=True, text=True, check=True)
+                [sys.executable, "-m", "lic_lib.complexity", "--one", name,
+                 "--device", device, "--lof", str(lof)],
+                capture_output=True, text=True, check=True)
             rows = json.loads(out.stdout.splitlines()[-1])
         d["rows"] += rows
+        d.setdefault("wall_s", {})[name] = round(time.perf_counter() - t0, 1)
         d["meta"] = provenance("clic2025", 1, device=device_label(device),
                                lmbda=SWEEP_LAMBDA, vvc_qp=SWEEP_QP,
                                threads=torch.get_num_threads())
@@ -275,7 +277,27 @@ def run_sweep(path: str | Path, models: Sequence[str] = SWEEP_MODELS,
     return path
 
 
-if __name__ == "__main__":      # one model in a fresh process (run_sweep)
-    _name, _device, _lof = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    print(json.dumps(measure_model(_name, sweep_images(), _device,
-                                   lof_iterations=_lof)))
+def _main() -> None:
+    import argparse
+
+    from .config import RESULTS
+    ap = argparse.ArgumentParser(
+        prog="python -m lic_lib.complexity",
+        description="The complexity chapter's resolution sweep (resumable).")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", type=Path, help="default: data/results/"
+                    "complexity/<cpu|gpu>.json")
+    ap.add_argument("--one", help=argparse.SUPPRESS)     # run_sweep's child
+    ap.add_argument("--lof", type=int, default=0, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(measure_model(a.one, sweep_images(), a.device,
+                                       lof_iterations=a.lof)))
+        return
+    kind = "gpu" if torch.device(a.device).type == "cuda" else "cpu"
+    run_sweep(a.out or RESULTS / "complexity" / f"{kind}.json",
+              device=a.device)
+
+
+if __name__ == "__main__":
+    _main()

@@ -36,8 +36,11 @@ __all__ = ["Profile", "PROFILES", "get_profile", "get_device", "set_seed",
 ROOT = Path(__file__).resolve().parent.parent
 #: Small committed data: Kodak, anchors, results, checkpoints.
 DATA = ROOT / "data"
-#: RD results in CompressAI's JSON schema, one folder per dataset.
-RESULTS = DATA / "results"
+#: RD results in CompressAI's JSON schema, one folder per dataset
+#: (``$LIC_RESULTS_DIR`` redirects them: ``make reproduce`` recomputes into
+#: a fresh folder and compares with the committed one).
+RESULTS = Path(os.environ["LIC_RESULTS_DIR"]).resolve() \
+    if os.environ.get("LIC_RESULTS_DIR") else DATA / "results"
 
 
 @dataclass(frozen=True)

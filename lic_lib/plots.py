@@ -58,7 +58,8 @@ def rd_plot(curves: Mapping[str, Mapping], metric: str = "psnr-rgb",
     if xlim:
         ax.set_xlim(*xlim)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
     return ax

@@ -131,20 +131,66 @@ def _from_lambda(res: dict, lo: float) -> dict:
 MIN_LAMBDA = {"kodak": 0.0, "clic2025": 0.0035, "ood": 0.0}
 
 
+def _vvc_on(dataset: str, images: list[str]) -> tuple[str, dict] | None:
+    """The measured VVC anchor averaged over ``images`` only (from its
+    per-image rows), or None when those rows are not all there."""
+    from .evaluate import codec_rows
+    for name, label in (("vtm", "VTM 4:4:4 (measured)"),
+                        ("vvenc", "VVenC 4:2:0 (measured)")):
+        rows = codec_rows(name, dataset)
+        if rows.empty:
+            continue
+        rows = rows[rows.image.isin(images)]
+        if rows.groupby("qp").image.nunique().eq(len(images)).all() and \
+                rows.image.nunique() == len(images):
+            g = rows.groupby("qp").mean(numeric_only=True).sort_values("bpp")
+            return (f"{label}, same {len(images)} images",
+                    {k: g[k].tolist() for k in ("bpp", "psnr-rgb",
+                                                "ms-ssim-rgb")})
+    return None
+
+
 def bd_vs_vvc(dataset: str, names: list[str],
               metrics=("psnr-rgb", "ms-ssim-db")) -> pd.DataFrame:
     """BD-rate [%] of each result ``names`` on ``dataset`` vs its VVC anchor
-    (NaN where the curves do not overlap)."""
+    (NaN where the curves do not overlap).  A result on a subset of the
+    images (LOF sweeps) is compared with the measured anchor on the same
+    images; without one it gets NaN rather than an unfair number."""
+    from .lof import LOFConfig
     label, anchor = vvc_anchor(dataset)
-    curves = {}
+    published = label.startswith("VTM (published")
+    n_anchor = 24 if published else len(_vvc_images(dataset))
+    rows = {}
     for n in names:
-        if result_path(dataset, n).exists():
-            r = load_rd(result_path(dataset, n))["results"]
-            curves[n] = _from_lambda(r, MIN_LAMBDA[dataset]) \
-                if "lmbda" in r else r
-    table = bdrate.bd_table(anchor, curves, metrics)
+        if not result_path(dataset, n).exists():
+            continue
+        d = load_rd(result_path(dataset, n))
+        r = d["results"]
+        if "lmbda" in r:
+            r = _from_lambda(r, MIN_LAMBDA[dataset])
+        ref = anchor
+        if d["meta"]["images"] < n_anchor:
+            model, lof = (n[:-4], LOFConfig()) if n.endswith("+lof") else \
+                (n, None)
+            imgs = sorted(image_rows(model, dataset, lof).image.unique())
+            sub = None if published else _vvc_on(dataset, imgs)
+            ref = sub[1] if sub else None
+        if ref is None:
+            rows[n] = pd.Series(np.nan, index=[f"BD-rate {m} [%]"
+                                               for m in metrics])
+            continue
+        rows[n] = bdrate.bd_table(ref, {n: r}, metrics).iloc[0]
+    table = pd.DataFrame(rows).T
     table.attrs["anchor"] = label
     return table
+
+
+def _vvc_images(dataset: str) -> list[str]:
+    from .evaluate import codec_rows
+    for name in ("vtm", "vvenc"):
+        if result_path(dataset, name).exists():
+            return list(codec_rows(name, dataset).image.unique())
+    return []
 
 
 def _budget() -> str:

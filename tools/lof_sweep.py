@@ -25,7 +25,6 @@ if __name__ == "__main__":
         for i in range(len(lams)):          # the JSON after every λ
             evaluate_model(model, "kodak", lams[:i + 1], a.kodak_images,
                            lof=LOFConfig(), progress=True)
-        if a.ood:
-            for lof in (None, LOFConfig()):
-                evaluate_model(model, "ood", [0.0067], a.ood_images,
-                               lof=lof, progress=True)
+        if a.ood:       # plain rows: `lic eval --model M --dataset ood`
+            evaluate_model(model, "ood", [0.0067], a.ood_images,
+                           lof=LOFConfig(), progress=True)

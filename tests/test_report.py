@@ -1,0 +1,60 @@
+"""The reproduction report reads the result files and nothing else."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lic_lib import bdrate, report, results
+
+
+def test_table_has_every_claim_with_numbers_from_the_files():
+    t = report.reproduction_table()
+    assert len(t) == 7
+    assert list(t.columns) == ["paper", "ours", "our budget", "verdict"]
+    r = {n: results.load_rd(results.result_path("kodak", n))["results"]
+         for n in ("mbt2018-mean", "msp-balanced")}
+    want = bdrate.bd_rate(r["mbt2018-mean"]["bpp"], r["mbt2018-mean"]["psnr-rgb"],
+                          r["msp-balanced"]["bpp"], r["msp-balanced"]["psnr-rgb"])
+    first = t.iloc[0]
+    assert f"{want:+.1f} % vs mean-scale" in first.ours
+    steps = t.loc["MSP decodes in O(1) sequential steps, AR in O(n)"]
+    assert "16,385" in steps.ours and steps.verdict == "reproduced"
+    assert "−2.5 / −1.0 / −1.3 %" in t.paper.tolist()
+
+
+def test_anchor_falls_back_to_published_vtm_then_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    label, res = report.vvc_anchor("kodak")
+    assert label.startswith("VTM (published") and len(res["bpp"]) > 4
+    with pytest.raises(FileNotFoundError, match="--codecs vvenc"):
+        report.vvc_anchor("clic2025")
+    (tmp_path / "kodak").mkdir()
+    mine = {"name": "vvenc", "results": {"bpp": [0.1, 0.2],
+                                         "psnr-rgb": [28.0, 31.0]}}
+    (tmp_path / "kodak" / "vvenc.json").write_text(json.dumps(mine))
+    assert report.vvc_anchor("kodak") == ("VVenC 4:2:0 (measured)",
+                                          mine["results"])
+
+
+def test_subset_results_are_not_compared_with_a_whole_set_anchor():
+    t = report.bd_vs_vvc("kodak", ["msp-balanced", "msp-balanced+lof"],
+                         ("psnr-rgb",))
+    assert np.isfinite(t.loc["msp-balanced"]).all()
+    if t.attrs["anchor"].startswith("VTM (published"):
+        # the LOF sweep covers a few images: no published anchor for them
+        assert t.loc["msp-balanced+lof"].isna().all()
+
+
+def test_decode_ratios_need_the_sweep(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    assert report.decode_ratios() is None
+    (tmp_path / "complexity").mkdir()
+    rows = [{"model": m, "pixels": 4, "width": 2, "height": 2, "decode_s": d,
+             "entropy_s": e, "synthesis_s": d - e}
+            for m, d, e in (("msp-balanced", 2.0, 0.5), ("mbt2018", 31.5, 30.0))]
+    (tmp_path / "complexity" / "cpu.json").write_text(json.dumps(
+        {"rows": rows, "meta": {"device": "test"}}))
+    r = report.decode_ratios()
+    assert r["entropy"] == 60 and r["whole"] == 15.75
+    assert r["synthesis_share"] == 0.75 and r["bound"] == 21
