@@ -30,6 +30,7 @@ that parameter and a search range for hitting a target bpp.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
@@ -197,15 +198,7 @@ class HEVC(Codec):
     preset: str = "veryslow"
 
     def available(self) -> bool:
-        return shutil.which("ffmpeg") is not None and self._has_x265()
-
-    def _has_x265(self) -> bool:
-        try:
-            out = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"],
-                                 capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            return False
-        return "libx265" in out.stdout
+        return shutil.which("ffmpeg") is not None and _ffmpeg_has_x265()
 
     def unavailable_reason(self) -> str:
         return ("HEVC needs ffmpeg built with libx265, which was not found "
@@ -214,6 +207,7 @@ class HEVC(Codec):
 
     def version(self) -> str:
         out = subprocess.run(["ffmpeg", "-version"], capture_output=True,
+                             stdin=subprocess.DEVNULL,
                              text=True).stdout.splitlines()
         return f"{out[0] if out else 'ffmpeg'}; libx265, preset {self.preset}"
 
@@ -231,7 +225,7 @@ class HEVC(Codec):
                            (0, max(0, self.MIN_SIDE - w)), (0, 0)), "edge")
         h, w = img.shape[:2]
         raw = rgb_to_ycbcr10(img).astype("<u2").tobytes()
-        cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f",
+        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f",
                "rawvideo", "-pix_fmt", "yuv444p10le", "-s", f"{w}x{h}",
                "-i", "-", "-frames:v", "1", "-c:v", "libx265", "-preset",
                self.preset, "-x265-params", self._params(p), "-f", "hevc",
@@ -240,14 +234,25 @@ class HEVC(Codec):
 
     def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         h, w = (max(s, self.MIN_SIDE) for s in shape)
-        cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "hevc",
-               "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv444p10le", "-"]
+        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
+               "-f", "hevc", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv444p10le", "-"]
         out = _run(cmd, data, "HEVC decoder")
         planes = np.frombuffer(out, dtype="<u2")
         if planes.size != 3 * h * w:
             raise RuntimeError(f"HEVC decoder returned {planes.size} samples, "
                                f"expected {3 * h * w}")
         return ycbcr10_to_rgb(planes.reshape(3, h, w))[:shape[0], :shape[1]]
+
+
+@functools.lru_cache(maxsize=1)
+def _ffmpeg_has_x265() -> bool:
+    try:
+        out = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"],
+                             capture_output=True, stdin=subprocess.DEVNULL,
+                             text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "libx265" in out.stdout
 
 
 def vvc_dir() -> "Path":
@@ -380,6 +385,9 @@ class VVC(Codec):
 
 def _run(cmd: list[str], stdin: bytes, what: str, cwd: str | None = None
          ) -> bytes:
+    # Every child gets its own stdin (``input=``, a pipe), never the
+    # caller's: an encoder that inherits a Jupyter kernel's stdin while it
+    # runs inside a widget callback makes nbclient lose the cell's reply.
     proc = subprocess.run(cmd, input=stdin, capture_output=True,
                           timeout=3600, cwd=cwd)
     if proc.returncode != 0:

@@ -262,7 +262,8 @@ def run_sweep(path: str | Path, models: Sequence[str] = SWEEP_MODELS,
             out = subprocess.run(
                 [sys.executable, "-m", "lic_lib.complexity", "--one", name,
                  "--device", device, "--lof", str(lof)],
-                capture_output=True, text=True, check=True)
+                capture_output=True, stdin=subprocess.DEVNULL, text=True,
+                check=True)
             rows = json.loads(out.stdout.splitlines()[-1])
         d["rows"] += rows
         d.setdefault("wall_s", {})[name] = round(time.perf_counter() - t0, 1)

@@ -81,7 +81,7 @@ def _commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short",
                               "HEAD"], capture_output=True, text=True,
-                             timeout=10)
+                             timeout=10, stdin=subprocess.DEVNULL)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

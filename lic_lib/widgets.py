@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,6 +20,38 @@ from .plots import zoom_compare
 
 __all__ = ["compare_at_bpp", "codec_comparison", "LadderPoint",
            "code_ladder", "ladder_figure", "quality_slider"]
+
+
+def _live_output(draw: Callable[..., plt.Figure], controls: dict):
+    """An ``Output`` widget showing ``draw(**values)``, redrawn whenever a
+    control changes.
+
+    Unlike ``ipywidgets.interactive_output``, the first figure is written
+    into the widget's state (``append_display_data``) instead of being
+    *captured* while the cell runs.  Capturing makes a headless executor
+    (nbclient: nbval, the book build) answer on the kernel's shell channel
+    while it waits there for the cell's reply, a race that can stall the
+    cell until its timeout.  Later redraws happen only in a live notebook.
+    """
+    import ipywidgets as w
+    from IPython.display import display
+
+    out = w.Output()
+
+    def render(first: bool = False) -> None:
+        fig = draw(**{k: c.value for k, c in controls.items()})
+        if first:
+            out.append_display_data(fig)
+        else:
+            with out:
+                out.clear_output(wait=True)
+                display(fig)
+        plt.close(fig)
+
+    for c in controls.values():
+        c.observe(lambda _change: render(), names="value")
+    render(first=True)
+    return out
 
 
 def _zoom_controls() -> dict:
@@ -72,8 +104,7 @@ def codec_comparison(images: Sequence[tuple[str, np.ndarray]],
             c = coded(image, n, target)
             panels.append((f"{CODECS[n].label}\n{c.bpp:.3f} bpp, "
                            f"{psnr(img, c.recon):.2f} dB", c.recon))
-        zoom_compare(img, panels, center=(x, y), zoom=zoom)
-        plt.show()
+        return zoom_compare(img, panels, center=(x, y), zoom=zoom)
 
     controls = dict(
         image=w.Dropdown(options=list(by_name), description="image"),
@@ -86,7 +117,7 @@ def codec_comparison(images: Sequence[tuple[str, np.ndarray]],
                                 continuous_update=False),
         **_zoom_controls(),
     )
-    out = w.interactive_output(show, controls)
+    out = _live_output(show, controls)
     ui = w.VBox([w.HBox([controls["image"], controls["codec_a"],
                          controls["codec_b"]]),
                  w.HBox([controls["target"], controls["zoom"]]),
@@ -146,9 +177,8 @@ def quality_slider(img: np.ndarray, points: Sequence[LadderPoint]):
     by_q = {p.quality: p for p in points}
 
     def show(quality, x, y, zoom):
-        zoom_compare(img, [_panel(by_q[quality])], center=(x, y),
-                     zoom=zoom, width=9.0)
-        plt.show()
+        return zoom_compare(img, [_panel(by_q[quality])], center=(x, y),
+                            zoom=zoom, width=9.0)
 
     qs = sorted(by_q)
     controls = dict(
@@ -157,7 +187,7 @@ def quality_slider(img: np.ndarray, points: Sequence[LadderPoint]):
                                   continuous_update=False),
         **_zoom_controls(),
     )
-    out = w.interactive_output(show, controls)
+    out = _live_output(show, controls)
     ui = w.VBox([w.HBox([controls["quality"], controls["zoom"]]),
                  w.HBox([controls["x"], controls["y"]])])
     return w.VBox([ui, out])
