@@ -4,7 +4,7 @@ would, and fail on what a reader would see go wrong.
     python tests/check_rendered_book.py HTML_DIR [--screenshots DIR]
 
 For each page Chromium renders the DOM (``--dump-dom``) and takes a
-screenshot.  A page fails on: a Python traceback, a cell's stderr or error
+screenshot of the whole page (a window 12,000 pixels tall).  A page fails on: a Python traceback, a cell's stderr or error
 output, a Sphinx error box (``system-message``, ``problematic``), an image
 that is missing or not a readable picture, a chapter page without any
 figure, or a blank screenshot.  Run by ``make browser-check`` after the
@@ -66,7 +66,8 @@ def check_page(browser: str, page: Path, shots: Path) -> list[str]:
     with tempfile.TemporaryDirectory() as profile:
         dom = _run(browser, ["--dump-dom", url], profile)
         shot = shots / (page.stem + ".png")
-        _run(browser, [f"--screenshot={shot}", "--window-size=1280,2400",
+        # a window as tall as a long chapter: the whole page, figures included
+        _run(browser, [f"--screenshot={shot}", "--window-size=1280,12000",
                        url], profile)
     if "</html>" not in dom:
         problems.append("Chromium did not render the page")
@@ -83,8 +84,8 @@ def check_page(browser: str, page: Path, shots: Path) -> list[str]:
             if parsed.scheme != "file" else Path(unquote(parsed.path))
         try:
             with Image.open(path) as im:
+                ok = min(im.size) > 8
                 im.verify()
-                ok = min(Image.open(path).size) > 8
         except (OSError, SyntaxError):
             ok = False
         if not ok:
@@ -96,7 +97,8 @@ def check_page(browser: str, page: Path, shots: Path) -> list[str]:
     if not shot.exists():
         problems.append("no screenshot")
     else:
-        pixels = np.asarray(Image.open(shot).convert("L"))
+        with Image.open(shot) as im:
+            pixels = np.asarray(im.convert("L"))
         if pixels.std() < 5:
             problems.append("a blank screenshot")
     return problems
