@@ -105,6 +105,11 @@ class Codec:
     def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         raise NotImplementedError
 
+    def command_line(self) -> str:
+        """How the codec is run, for result files (``P``: the parameter)."""
+        return f"Pillow Image.save(format={getattr(self, 'fmt', '')!r}, " \
+            f"**{self.settings!r}), P = {self.param}"
+
     def code(self, img: np.ndarray, p: int) -> Coded:
         """Encode then decode ``img`` at parameter ``p``, timing both."""
         if not self.available():
@@ -210,6 +215,12 @@ class HEVC(Codec):
                              stdin=subprocess.DEVNULL,
                              text=True).stdout.splitlines()
         return f"{out[0] if out else 'ffmpeg'}; libx265, preset {self.preset}"
+
+    def command_line(self) -> str:
+        return ("ffmpeg -nostdin -f rawvideo -pix_fmt yuv444p10le -s WxH -i - "
+                f"-frames:v 1 -c:v libx265 -preset {self.preset} -x265-params "
+                f"{self._params('P')} -f hevc -  |  ffmpeg -nostdin -f hevc "
+                "-i - -f rawvideo -pix_fmt yuv444p10le -")
 
     def _params(self, qp: int) -> str:
         return (f"keyint=1:min-keyint=1:qp={qp}:aq-mode=0:psy-rd=0:"
@@ -320,6 +331,14 @@ class VVC(Codec):
 
     def _chroma(self) -> str:
         return "444" if self.encoder == "vtm" else "420"
+
+    def command_line(self) -> str:
+        enc = self._encode_cmd("in.yuv", "out.bin", "W", "H", "P")
+        enc = [a.replace(str(vvc_dir()), ".vvc") for a in enc]
+        dec = ["DecoderAppStatic", "-b", "out.bin", "-o", "dec.yuv", "-d",
+               "10"] if self.decoder == "vtm" else \
+            ["vvdecapp", "-b", "out.bin", "-o", "dec.yuv", "-t", "1"]
+        return " ".join(enc) + "  |  " + " ".join(dec)
 
     def _encode_cmd(self, yuv: str, out: str, w: int, h: int,
                     qp: int) -> list[str]:

@@ -254,7 +254,7 @@ def evaluate_codec(codec_name: str, dataset: str = "kodak",
     d = {"name": codec.name, "description": codec.label, "results": res,
          "meta": provenance(dataset, len(images), codec=codec.version(),
                             parameter=codec.param, settings=codec.settings,
-                            jobs=jobs)}
+                            command=codec.command_line())}
     if save:
         log(f"wrote {save_rd(d, result_path(dataset, codec.name))}")
     return d

@@ -67,6 +67,7 @@ def test_evaluate_codec_resumes_from_cached_rows(tmp_path, monkeypatch):
     assert len(rows.splitlines()) == 4
     assert d["results"]["quality"] == [20, 80]
     assert d["meta"]["images"] == 2
+    assert d["meta"]["command"].startswith("Pillow Image.save(format='JPEG'")
 
     def boom(*a, **k):
         raise AssertionError("a cached coding was redone")
