@@ -27,6 +27,23 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "data" / "results"
 
 
+_METRIC_S: dict[str, float] = {}
+
+
+def metric_seconds(dataset: str) -> float:
+    """Seconds to score one coded image of ``dataset`` (PSNR + MS-SSIM),
+    measured now on its first image: not part of the recorded codec times."""
+    if dataset not in _METRIC_S:
+        from lic_lib.data import eval_images
+        from lic_lib.metrics import ms_ssim, psnr
+        (_, img), = eval_images(dataset, limit=1)
+        t0 = time.perf_counter()
+        psnr(img, img[::-1].copy())
+        ms_ssim(img, img[::-1].copy())
+        _METRIC_S[dataset] = time.perf_counter() - t0
+    return _METRIC_S[dataset]
+
+
 def jobs() -> list[tuple[str, float, list[str]]]:
     """(result, estimated seconds, command) for every committed result."""
     from lic_lib.classic import CODECS
@@ -38,8 +55,9 @@ def jobs() -> list[tuple[str, float, list[str]]]:
         d = json.loads(path.read_text())
         r, meta = d["results"], d.get("meta", {})
         n = meta.get("images", 1)
-        cost = n * sum(r.get("encoding_time", [0])) + \
-            n * sum(r.get("decoding_time", [0]))
+        cost = n * (sum(r.get("encoding_time", [0]))
+                    + sum(r.get("decoding_time", [0]))
+                    + len(r["bpp"]) * metric_seconds(ds))
         if name in CODECS:
             cmd = ["lic", "anchors", "--dataset", ds, "--codecs", name,
                    "--jobs", "2"]
@@ -89,7 +107,8 @@ def main() -> int:
     for name, cost, _ in todo:
         print(f"  {name:28s} ~{cost / 60:7.1f} min")
     print(f"estimate: ~{total / 3600:.1f} h on the machine that made them "
-          "(2 CPU cores); done files are skipped, so re-running resumes")
+          "(2 CPU cores, nothing else running); done files are skipped, so "
+          "re-running resumes")
     try:
         if not a.yes and input("start? [y/N] ").strip().lower() != "y":
             return 1
