@@ -20,7 +20,8 @@ from .evaluate import image_rows
 from .results import ANCHORS, RESULTS, load_rd, result_path
 
 __all__ = ["vvc_anchor", "lof_pairs", "lof_bd", "lof_cost_gain",
-           "decode_ratios", "bd_vs_vvc", "reproduction_table", "PAPER"]
+           "decode_ratios", "bd_vs_vvc", "from_lambda", "reproduction_table",
+           "PAPER"]
 
 #: The paper's numbers, from its abstract and introduction (arXiv
 #: 2210.04112v1, pp. 1–2), the only pages available to us.
@@ -119,7 +120,8 @@ def decode_ratios(device_kind: str = "cpu", model: str = "msp-balanced"
             "bound": ar.decode_s / m.synthesis_s}
 
 
-def _from_lambda(res: dict, lo: float) -> dict:
+def from_lambda(res: dict, lo: float) -> dict:
+    """The RD points of λ ≥ ``lo`` (every per-λ list of a results dict)."""
     keep = [i for i, lam in enumerate(res["lmbda"]) if lam >= lo]
     return {k: [v[i] for i in keep] for k, v in res.items()
             if isinstance(v, list) and len(v) == len(res["lmbda"])}
@@ -167,7 +169,7 @@ def bd_vs_vvc(dataset: str, names: list[str],
         d = load_rd(result_path(dataset, n))
         r = d["results"]
         if "lmbda" in r:
-            r = _from_lambda(r, MIN_LAMBDA[dataset])
+            r = from_lambda(r, MIN_LAMBDA[dataset])
         ref = anchor
         if d["meta"]["images"] < n_anchor:
             model, lof = (n[:-4], LOFConfig()) if n.endswith("+lof") else \
