@@ -54,10 +54,15 @@ def lof_pairs(model: str, dataset: str = "kodak") -> pd.DataFrame:
     lof = image_rows(model, dataset, LOFConfig())
     if lof.empty:
         return lof
-    both = image_rows(model, dataset).merge(lof, on=["lmbda", "image"],
-                                            suffixes=("", "_lof"))
-    every_lambda = both.groupby("image").lmbda.transform("nunique")
-    return both[every_lambda == both.lmbda.nunique()]
+    return _at_every_lambda(image_rows(model, dataset).merge(
+        lof, on=["lmbda", "image"], suffixes=("", "_lof")))
+
+
+def _at_every_lambda(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the images coded at every λ present in ``rows``: the
+    images a result file averages over."""
+    every_lambda = rows.groupby("image").lmbda.transform("nunique")
+    return rows[every_lambda == rows.lmbda.nunique()]
 
 
 def lof_bd(model: str, dataset: str = "kodak") -> dict | None:
@@ -174,7 +179,13 @@ def bd_vs_vvc(dataset: str, names: list[str],
         if d["meta"]["images"] < n_anchor:
             model, lof = (n[:-4], LOFConfig()) if n.endswith("+lof") else \
                 (n, None)
-            imgs = sorted(image_rows(model, dataset, lof).image.unique())
+            imgs = sorted(_at_every_lambda(image_rows(
+                model, dataset, lof)).image.unique())
+            if len(imgs) != d["meta"]["images"]:
+                raise ValueError(
+                    f"{result_path(dataset, n)} averages {d['meta']['images']}"
+                    f" images, but {len(imgs)} are coded at every λ in its "
+                    "rows cache: rewrite it (tools/lof_sweep.py)")
             sub = None if published else _vvc_on(dataset, imgs)
             ref = sub[1] if sub else None
         if ref is None:

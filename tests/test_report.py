@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lic_lib import bdrate, report, results
+from lic_lib.evaluate import codec_rows
 
 
 def test_table_has_every_claim_with_numbers_from_the_files():
@@ -42,6 +43,16 @@ def test_subset_results_are_compared_on_their_own_images(tmp_path, monkeypatch):
                          ("psnr-rgb",))
     assert t.attrs["anchor"] == "VTM 4:4:4 (measured)"
     assert np.isfinite(t.values).all()      # +lof: VTM on the same images
+    # ... the images the +lof file averages (coded at every λ), not every
+    # image that has some LOF row
+    lof = results.load_rd(results.result_path("kodak", "msp-balanced+lof"))
+    imgs = report.lof_pairs("msp-balanced").image.unique()
+    assert len(imgs) == lof["meta"]["images"]
+    vtm = codec_rows("vtm", "kodak")
+    vtm = vtm[vtm.image.isin(imgs)].groupby("qp").mean(numeric_only=True)
+    r = lof["results"]
+    want = bdrate.bd_rate(vtm.bpp, vtm["psnr-rgb"], r["bpp"], r["psnr-rgb"])
+    assert t.loc["msp-balanced+lof"].iloc[0] == pytest.approx(want)
     # without a measured anchor the LOF subset has no fair comparison
     monkeypatch.setattr(results, "RESULTS", tmp_path)
     t = report.bd_vs_vvc("kodak", ["msp-balanced+lof"], ("psnr-rgb",))
