@@ -114,7 +114,8 @@ def time_decode(model, img: np.ndarray, model_name: str, repeats: int = 3,
 # -- the resolution sweep ----------------------------------------------------
 
 #: Learned models and VVC encoders of the sweep, and their operating point.
-SWEEP_MODELS = ("mbt2018-mean", "checkerboard", "msp-fast", "msp-balanced",
+SWEEP_MODELS = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean",
+                "checkerboard", "msp-fast", "msp-balanced",
                 "mbt2018")
 SWEEP_CODECS = ("vvenc", "vtm")
 SWEEP_LAMBDA, SWEEP_QP = 0.0067, 37

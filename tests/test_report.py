@@ -71,3 +71,18 @@ def test_decode_ratios_need_the_sweep(tmp_path, monkeypatch):
     r = report.decode_ratios()
     assert r["entropy"] == 60 and r["whole"] == 15.75
     assert r["synthesis_share"] == 0.75 and r["bound"] == 21
+
+
+def test_baseline_summary_adds_up_the_records_and_results():
+    from lic_lib.checkpoints import training_records
+    t = report.baseline_summary(["mbt2018-mean", "mbt2018"])
+    rec = training_records(["mbt2018-mean"])
+    ms = t.loc["mbt2018-mean"]
+    assert ms["steps (all λ)"] == (rec.iterations + rec["final phase"]).sum()
+    assert ms["checkpoints [MB]"] == pytest.approx(rec["size [MB]"].sum())
+    r = {n: results.load_rd(results.result_path("kodak", n))["results"]
+         for n in ("jpeg", "mbt2018")}
+    assert t.loc["mbt2018", "BD-rate vs JPEG [%]"] == pytest.approx(
+        bdrate.bd_rate(r["jpeg"]["bpp"], r["jpeg"]["psnr-rgb"],
+                       r["mbt2018"]["bpp"], r["mbt2018"]["psnr-rgb"]))
+    assert t.attrs["anchor"] == report.vvc_anchor("kodak")[0]
