@@ -86,3 +86,16 @@ def test_baseline_summary_adds_up_the_records_and_results():
         bdrate.bd_rate(r["jpeg"]["bpp"], r["jpeg"]["psnr-rgb"],
                        r["mbt2018"]["bpp"], r["mbt2018"]["psnr-rgb"]))
     assert t.attrs["anchor"] == report.vvc_anchor("kodak")[0]
+
+
+def test_a_result_file_out_of_step_with_its_rows_is_refused(tmp_path,
+                                                            monkeypatch):
+    import shutil
+    shutil.copytree(results.RESULTS / "kodak", tmp_path / "kodak")
+    path = tmp_path / "kodak" / "msp-balanced+lof.json"
+    d = json.loads(path.read_text())
+    d["meta"]["images"] -= 1            # as if rewritten by a partial sweep
+    path.write_text(json.dumps(d))
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    with pytest.raises(ValueError, match="lof_sweep"):
+        report.bd_vs_vvc("kodak", ["msp-balanced+lof"], ("psnr-rgb",))
