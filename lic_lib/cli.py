@@ -166,8 +166,9 @@ def _context(a: argparse.Namespace) -> None:
     for lam in a.lmbda:
         for name in a.model:
             cfg = FrozenConfig(model=name, lmbda=lam,
-                               iterations=a.iterations)
-            train_context(cfg, Path(a.root) / name / f"{lam:g}",
+                               iterations=a.iterations,
+                               refit=tuple(a.refit))
+            train_context(cfg, Path(a.root) / cfg.name / f"{lam:g}",
                           deadline=deadline)
             if deadline and time.time() >= deadline:
                 return
@@ -251,6 +252,9 @@ def _add_codec(sub) -> None:
                    help="checkerboard, msp-<profile>, msp-s<S>k<K>, mbt2018")
     s.add_argument("--lmbda", nargs="+", type=float, default=[0.0067])
     s.add_argument("--iterations", type=int, default=3000)
+    s.add_argument("--refit", nargs="+", default=[], metavar="PREFIX",
+                   help="train these base parameters too (e.g. h_s.: the "
+                        "hyper-synthesis, re-fit on the same latents)")
     s.add_argument("--root", default="runs/context")
     s.add_argument("--hours", type=float,
                    help="stop (resumably) after this long")

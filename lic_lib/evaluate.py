@@ -30,7 +30,7 @@ from .metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
 from .results import provenance, result_path, save_rd
 
 __all__ = ["shipped_lambdas", "evaluate_model", "estimated_bpp", "result_name",
-           "image_rows", "evaluate_codec", "codec_rows"]
+           "image_rows", "evaluate_codec", "codec_rows", "measure_image"]
 
 
 def shipped_lambdas(model: str) -> list[float]:
@@ -114,7 +114,7 @@ def evaluate_model(model: str, dataset: str = "kodak",
             key = _key(rec["sha256"], checksum, stem, device, settings)
             if key not in cache:
                 cache[key] = {"key": key, "lmbda": lam, "image": stem,
-                              **_measure(net, img, model, tag, lam, lof)}
+                              **measure_image(net, img, model, tag, lam, lof)}
                 if save:
                     rows_path.parent.mkdir(parents=True, exist_ok=True)
                     with open(rows_path, "a") as f:
@@ -264,9 +264,11 @@ _KEYS = ("bpp", "bpp_estimate", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
          "decoding_time")
 
 
-def _measure(net, img: np.ndarray, model: str, tag: bytes, lam: float,
-             lof) -> dict:
-    """Code one image for real and measure it."""
+def measure_image(net, img: np.ndarray, model: str, tag: bytes, lam: float,
+                  lof=None) -> dict:
+    """Code one image for real (with LOF when ``lof`` is a
+    :class:`~lic_lib.lof.LOFConfig`) and measure it: bpp from the bytes,
+    the likelihood estimate, PSNR, MS-SSIM, encode and decode times."""
     t0 = time.perf_counter()
     extra = {}
     if lof is None:

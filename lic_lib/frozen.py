@@ -62,6 +62,14 @@ class FrozenConfig:
     seed: int = 0
     log_every: int = 100
     kodak_images: int = 24           # rate logged on the first ones
+    refit: tuple[str, ...] = ()      # base parameters trained too, by
+    #                                  name prefix: ("h_s.",) re-fits the
+    #                                  hyper-synthesis on the same latents
+
+    @property
+    def name(self) -> str:
+        """``model``, plus ``+h_s`` (say) when base parameters are re-fit."""
+        return "+".join([self.model, *(p.rstrip(".") for p in self.refit)])
 
 
 @contextlib.contextmanager
@@ -109,9 +117,11 @@ def trainable(model: CompressionModel, base: CompressionModel
 
 
 def context_model(name: str, lmbda: float, base: str = "mbt2018-mean",
-                  device: torch.device | str = "cpu"
+                  device: torch.device | str = "cpu",
+                  refit: tuple[str, ...] = ()
                   ) -> tuple[CompressionModel, list[str]]:
-    """Model ``name`` holding the shipped ``base`` at ``lmbda`` (frozen),
+    """Model ``name`` holding the shipped ``base`` at ``lmbda`` (frozen
+    but for the parameters whose names start with a ``refit`` prefix),
     and the names of its parameters left to train."""
     base_net, rec = load_checkpoint(base, lmbda)
     net = build_model(name, rec["N"], rec["M"])
@@ -121,7 +131,13 @@ def context_model(name: str, lmbda: float, base: str = "mbt2018-mean",
     if unexpected:
         raise ValueError(f"{base} does not fit inside {name}: {unexpected}")
     net.update(force=True)
-    names = trainable(net, base_net)
+    names = trainable(net, base_net) + [
+        n for n, _ in base_net.named_parameters() if n.startswith(refit)
+        and not n.startswith("entropy_bottleneck")]   # ẑ stays as coded
+    if not names:
+        raise ValueError(f"{name} on {base}: no parameter to train "
+                         "(name a context model, or base parameters to "
+                         "re-fit)")
     for n, p in net.named_parameters():
         p.requires_grad_(n in names)
     return net.to(device), names
@@ -171,7 +187,8 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
     run_dir.mkdir(parents=True, exist_ok=True)
     device = get_device()
     torch.manual_seed(cfg.seed)              # the heads' initial weights
-    net, names = context_model(cfg.model, cfg.lmbda, cfg.base, device)
+    net, names = context_model(cfg.model, cfg.lmbda, cfg.base, device,
+                               cfg.refit)
     params = [p for n, p in net.named_parameters() if n in names]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     ys = latent_cache(cfg.base, cfg.lmbda, cfg.crops, cfg.crop, cfg.seed,
@@ -209,7 +226,7 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
 
     pixels = cfg.crop * cfg.crop
     bar = tqdm(total=cfg.iterations, initial=step, disable=not progress,
-               desc=f"{cfg.model} on frozen {cfg.base} λ={cfg.lmbda:g}")
+               desc=f"{cfg.name} on frozen {cfg.base} λ={cfg.lmbda:g}")
     t0, running = time.time() - elapsed, []
     while step < cfg.iterations:
         net.train()
@@ -276,6 +293,9 @@ def export_context(run_dir: str | Path, root: Path | None = None,
     if name != cfg.model and not _same_architecture(cfg.model, name):
         raise ValueError(f"{cfg.model} and {name} are different models")
     path = checkpoint_path(name, cfg.lmbda, root)
+    if path == base:
+        raise ValueError(f"{run_dir} re-fits {cfg.base} itself: shipping it "
+                         f"would overwrite {base}")
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.half() for k, v in state["model"].items()}, path)
     rows = read_log(run_dir)

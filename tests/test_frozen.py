@@ -40,6 +40,34 @@ def test_ar_model_trains_only_its_context_parts():
     assert frozen and not any(p.requires_grad for p in frozen)
 
 
+def test_refit_trains_the_named_base_parameters_and_nothing_else():
+    net, names = context_model("msp-fast", BASE[1], refit=("h_s.",))
+    assert {n.split(".")[0] for n in names} == {"heads", "h_s"}
+    base, only = context_model("mbt2018-mean", BASE[1], refit=("h_s.",))
+    assert only and all(n.startswith("h_s.") for n in only)
+    assert FrozenConfig("mbt2018-mean", refit=("h_s.",)).name == \
+        "mbt2018-mean+h_s"
+    with pytest.raises(ValueError, match="no parameter to train"):
+        context_model("mbt2018-mean", BASE[1])
+    # the density of ẑ is never re-fit: ẑ is coded with the base's tables
+    _, names = context_model("mbt2018-mean", BASE[1],
+                             refit=("h_s.", "entropy_bottleneck."))
+    assert not any(n.startswith("entropy_bottleneck") for n in names)
+
+
+@needs_train
+def test_refit_of_the_base_itself_is_never_shipped_over_it(tmp_path):
+    cfg = FrozenConfig(model="mbt2018-mean", refit=("h_s.",), crops=8,
+                       crop=64, batch_size=2, iterations=2, log_every=2,
+                       kodak_images=1)
+    train_context(cfg, tmp_path / "r", progress=False, log=lambda _: None,
+                  cache=tmp_path / "lat")
+    before = ck.sha256(ck.checkpoint_path(*BASE))
+    with pytest.raises(ValueError, match="would overwrite"):
+        export_context(tmp_path / "r")
+    assert ck.sha256(ck.checkpoint_path(*BASE)) == before
+
+
 @needs_train
 def test_resume_export_and_load(tmp_path):
     cfg = FrozenConfig(model="msp-fast", crops=8, crop=64, batch_size=2,
