@@ -52,7 +52,7 @@ from .models import CompressionModel, RateDistortionLoss, build_model
 
 __all__ = ["TrainConfig", "train", "lr_at", "evaluate_likelihood_rd",
            "bf16_transforms", "ste_quantization", "ladder_plan",
-           "redo_final_phase", "train_ladders"]
+           "redo_final_phase", "train_ladders", "rate_on_tiles"]
 
 
 @dataclass(frozen=True)
@@ -226,6 +226,26 @@ def evaluate_likelihood_rd(model: CompressionModel,
     for m, training in modes.items():
         m.train(training)
     return {"bpp": sum(bpp) / len(bpp), "psnr": sum(psnr) / len(psnr)}
+
+
+def rate_on_tiles(model: CompressionModel, images: list[torch.Tensor],
+                  sizes: tuple[int, ...] = (128, 256, 512)
+                  ) -> dict[int, float]:
+    """Estimated bpp of ``model`` on the size×size tiles of ``images``
+    (C×H×W, cut row by row; the rest of each image is dropped), per size.
+
+    A model trained on crops of one size should spend about the same bits
+    per pixel on tiles of any size; a rate that grows with the tile means
+    it learned something that only holds near the borders of its crops.
+    """
+    def tiles(x: torch.Tensor, n: int) -> list[torch.Tensor]:
+        h, w = x.shape[-2:]
+        return [x[:, i:i + n, j:j + n] for i in range(0, h - n + 1, n)
+                for j in range(0, w - n + 1, n)]
+    with torch.no_grad():
+        return {n: evaluate_likelihood_rd(
+            model, [t for x in images for t in tiles(x, n)])["bpp"]
+            for n in sizes}
 
 
 def _save(path: Path, state: dict) -> None:

@@ -9,7 +9,9 @@ results folder (``$LIC_RESULTS_DIR``), then compared with the committed
 file.  Training is not redone (the shipped checkpoints are used); the
 context-model training logs are training.  Before starting it prints an
 estimate of the time, from the encode and decode times recorded in the
-committed files.  Stopped at any point, it resumes: every coded image is
+committed files.  The training experiments of data/results/experiments
+are training too (``python tools/warm_start.py`` redoes them).  Stopped
+at any point, it resumes: every coded image is
 cached in the new folder's rows/ as soon as it is done.
 """
 
@@ -50,8 +52,8 @@ def jobs() -> list[tuple[str, float, list[str]]]:
     out = []
     for path in sorted(COMMITTED.glob("*/*.json")):
         ds, name = path.parent.name, path.stem
-        if ds == "complexity":
-            continue
+        if ds in ("complexity", "experiments"):   # the sweep: below;
+            continue                              # experiments: training
         d = json.loads(path.read_text())
         r, meta = d["results"], d.get("meta", {})
         n = meta.get("images", 1)

@@ -26,7 +26,8 @@ from lic_lib.checkpoints import checkpoint_path, export_run, load_checkpoint  # 
 from lic_lib.data import eval_images  # noqa: E402
 from lic_lib.evaluate import image_rows, measure_image  # noqa: E402
 from lic_lib.results import RESULTS, provenance  # noqa: E402
-from lic_lib.train import TrainConfig, train  # noqa: E402
+from lic_lib.codec import image_tensor  # noqa: E402
+from lic_lib.train import TrainConfig, rate_on_tiles, train  # noqa: E402
 
 LMBDA = 0.0067
 RUN = "runs/ms_from_hp"
@@ -69,16 +70,18 @@ def run_variant(name: str, iterations: int, finetune: int) -> dict:
     export_run(run, root=root)
     net, rec = load_checkpoint("mbt2018-mean", LMBDA, root=root)
     tag = bytes.fromhex(rec["sha256"][:8])
+    kodak = [a for _, a in eval_images("kodak")]
     rows = pd.DataFrame([measure_image(net, img, "mbt2018-mean", tag, LMBDA)
-                         for _, img in tqdm(eval_images("kodak"),
-                                            desc=f"Kodak, {name}")])
+                         for img in tqdm(kodak, desc=f"Kodak, {name}")])
     log = pd.read_csv(f"{run}/log.csv").dropna(subset=["val_bpp"])
+    tiles = rate_on_tiles(net, [image_tensor(a)[0] for a in kodak[:8]])
     return {"recipe": {"changed": fields, "iterations": iterations,
                        "finetune_iterations": finetune,
                        "wall_time_s": rec["wall_time_s"],
                        "device": rec["device"], "sha256": rec["sha256"]},
             "validation": log[["step", "val_bpp", "val_psnr"]].to_dict("list"),
-            "kodak": summary(rows)}
+            "kodak": summary(rows),
+            "tiles_bpp": {str(n): r for n, r in tiles.items()}}  # 8 images
 
 
 def write(name: str, variant: dict) -> dict:
@@ -86,9 +89,12 @@ def write(name: str, variant: dict) -> dict:
     in parallel processes) with the shipped models beside it."""
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     shipped = {}
+    kodak = [image_tensor(a)[0] for _, a in eval_images("kodak", limit=8)]
     for m in ("mbt2018-mean", "bmshj2018-hyperprior"):
         rows = image_rows(m, "kodak")
-        shipped[m] = summary(rows[np.isclose(rows["lmbda"], LMBDA)])
+        tiles = rate_on_tiles(load_checkpoint(m, LMBDA)[0], kodak)
+        shipped[m] = {**summary(rows[np.isclose(rows["lmbda"], LMBDA)]),
+                      "tiles_bpp": {str(n): r for n, r in tiles.items()}}
     new = {"lmbda": LMBDA,
            "init": "g_a, g_s of the shipped bmshj2018-hyperprior at "
                    "λ = 0.0067 (44,000 steps); h_a, h_s and the entropy "
