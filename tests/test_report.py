@@ -99,3 +99,26 @@ def test_a_result_file_out_of_step_with_its_rows_is_refused(tmp_path,
     monkeypatch.setattr(results, "RESULTS", tmp_path)
     with pytest.raises(ValueError, match="lof_sweep"):
         report.bd_vs_vvc("kodak", ["msp-balanced+lof"], ("psnr-rgb",))
+
+
+def test_context_rates_take_each_logs_last_row_and_the_untrained_base(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    folder = tmp_path / "context" / "0.0067"
+    folder.mkdir(parents=True)
+    head = "step,lr,train_bpp_y,kodak_bpp,seconds\n"
+    (folder / "mbt2018-mean+h_s.csv").write_text(
+        head + "0,0,,0.40,0\n100,0.001,0.5,0.38,1\n200,0.0001,0.5,0.37,2\n")
+    (folder / "msp-s1k1.csv").write_text(head + "100,0.001,0.5,0.36,1\n")
+    rates = report.context_rates(0.0067)
+    assert rates.to_dict() == {"mbt2018-mean+h_s": 0.37, "msp-s1k1": 0.36,
+                               "frozen base": 0.40}
+    assert report.context_rates(0.013).empty
+
+
+def test_reproduction_table_reports_msp_against_the_refit_control():
+    rates = report.context_rates(0.0067)
+    want = 100 * (rates["msp-s1k4-3x3"] / rates["mbt2018-mean+h_s"] - 1)
+    first = report.reproduction_table().iloc[0]
+    assert f"{want:+.1f} % vs a control with no context" in first.ours
+    assert want > -8 > 100 * (rates["msp-s1k4-3x3"] / rates["frozen base"] - 1)
