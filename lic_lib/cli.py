@@ -155,8 +155,10 @@ def _export(a: argparse.Namespace) -> None:
 
 def _ladder(a: argparse.Namespace) -> None:
     from .train import train_ladders
+    recipe = {k: v for k, v in (("crop", a.crop), ("batch_size", a.batch_size))
+              if v is not None}
     train_ladders(a.model, a.root, jobs=a.jobs, hours=a.hours,
-                  last_start=a.last_start)
+                  last_start=a.last_start, **recipe)
 
 
 def _context(a: argparse.Namespace) -> None:
@@ -245,6 +247,10 @@ def _add_codec(sub) -> None:
                    help="stop every run (resumably) after this long")
     s.add_argument("--last-start", type=float, metavar="HOURS",
                    help="start no new run after this long")
+    s.add_argument("--crop", type=int, help="training crop side (default "
+                   "128); another recipe retrains every λ, shipped ones "
+                   "too: give it its own --root")
+    s.add_argument("--batch-size", type=int, help="crops per step (default 8)")
     s.set_defaults(func=_ladder)
     s = sub.add_parser("context", help="train context models on the frozen "
                        "mean-scale model (MSP chapter)")

@@ -199,3 +199,19 @@ def test_last_start_starts_nothing_new(tmp_path):
                              progress=False, log=lambda _: None,
                              last_start=1e-9, **kw) == []
     assert not any(tmp_path.rglob("last.pt"))
+
+
+def test_cli_ladder_passes_another_recipe(monkeypatch, tmp_path):
+    """`lic ladder --crop 256` must reach the plan: a shipped 128² model
+    is then not "done", so the whole ladder retrains on the new crops."""
+    from lic_lib import cli, train
+    from lic_lib.train import _shipped, ladder_plan
+    seen = {}
+    monkeypatch.setattr(train, "train_ladders",
+                        lambda models, root, **kw: seen.update(kw) or [])
+    assert cli.main(["ladder", "--model", "mbt2018-mean", "--root",
+                     str(tmp_path), "--crop", "256", "--batch-size", "4"]) == 0
+    assert seen["crop"] == 256 and seen["batch_size"] == 4
+    cfg, _ = ladder_plan("mbt2018-mean", tmp_path)[0]
+    new, _ = ladder_plan("mbt2018-mean", tmp_path, crop=256, batch_size=4)[0]
+    assert _shipped(cfg) is not None and _shipped(new) is None

@@ -1,7 +1,7 @@
 """Device side, call 2: train ladders until the deadline, check that the
 GPU writes files the CPU can read, and pack the results into $OUT.
 
-Usage: python ladders.py SECONDS MODEL [MODEL ...]
+Usage: [CROP=256] python ladders.py SECONDS MODEL [MODEL ...]
 """
 import hashlib, json, os, sys, tarfile, time
 from pathlib import Path
@@ -67,7 +67,9 @@ if __name__ == "__main__":
     START = time.time()
     seconds, models = float(sys.argv[1]), sys.argv[2:]
     from lic_lib.train import train_ladders
+    recipe = {"crop": int(os.environ["CROP"])} if "CROP" in os.environ else {}
     train_ladders(models, RUNS, jobs=8, hours=seconds / 3600,
-                  log=lambda m: print(f"{time.time() - START:.0f} s: {m}", flush=True))
+                  log=lambda m: print(f"{time.time() - START:.0f} s: {m}", flush=True),
+                  **recipe)
     crossdev(models)
     pack(models)
