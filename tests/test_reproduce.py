@@ -14,7 +14,7 @@ def test_every_committed_result_has_a_job_with_an_estimate():
     jobs = {name: (cost, cmd) for name, cost, cmd in reproduce.jobs()}
     committed = {f"{p.parent.name}/{p.stem}"
                  for p in results.RESULTS.glob("*/*.json")
-                 if p.parent.name not in ("complexity", "experiments")}
+                 if p.parent.name not in reproduce.NOT_RD}
     assert committed <= set(jobs)
     assert all(cost >= 0 for cost, _ in jobs.values())
     cost, cmd = jobs["kodak/jpeg"]

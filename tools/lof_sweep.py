@@ -26,20 +26,16 @@ if __name__ == "__main__":
     p.add_argument("--ood", action="store_true",
                    help="also the out-of-domain set at λ = 0.0067")
     p.add_argument("--clic2025", type=int, default=0, metavar="N",
-                   help="also the first N clic2025 images at λ ≥ 0.0035 "
+                   help="also the first N clic2025 images at the same λ "
                         "(plain rows: `lic eval --dataset clic2025`)")
     p.add_argument("--device", default="cpu")
     a = p.parse_args()
     for model in a.models:
         lams = [lam for lam in FIRST if lam in shipped_lambdas(model)]
-        for i in range(len(lams) if a.kodak_images else 0):  # JSON per λ
-            evaluate_model(model, "kodak", lams[:i + 1], a.kodak_images,
-                           a.device, lof=LOFConfig(), progress=True)
+        for dataset, n in (("kodak", a.kodak_images), ("clic2025", a.clic2025)):
+            for i in range(len(lams) if n else 0):    # the JSON after every λ
+                evaluate_model(model, dataset, lams[:i + 1], n, a.device,
+                               lof=LOFConfig(), progress=True)
         if a.ood:       # plain rows: `lic eval --model M --dataset ood`
             evaluate_model(model, "ood", [0.0067], a.ood_images, a.device,
                            lof=LOFConfig(), progress=True)
-        for i in range(len(lams) if a.clic2025 else 0):
-            # 0.0018 is left out: there the mean-scale rate on clic2025 is
-            # not monotonic in λ (chapter 6), so BD-rates use λ ≥ 0.0035
-            evaluate_model(model, "clic2025", lams[:i + 1], a.clic2025,
-                           a.device, lof=LOFConfig(), progress=True)

@@ -46,14 +46,19 @@ def metric_seconds(dataset: str) -> float:
     return _METRIC_S[dataset]
 
 
+#: result folders that are not RD files: complexity/ is the resolution
+#: sweep (its own job, below); experiments/ is training (tools/warm_start.py)
+NOT_RD = ("complexity", "experiments")
+
+
 def jobs() -> list[tuple[str, float, list[str]]]:
     """(result, estimated seconds, command) for every committed result."""
     from lic_lib.classic import CODECS
     out = []
     for path in sorted(COMMITTED.glob("*/*.json")):
         ds, name = path.parent.name, path.stem
-        if ds in ("complexity", "experiments"):   # the sweep: below;
-            continue                              # experiments: training
+        if ds in NOT_RD:
+            continue
         d = json.loads(path.read_text())
         r, meta = d["results"], d.get("meta", {})
         n = meta.get("images", 1)
