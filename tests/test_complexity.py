@@ -18,17 +18,18 @@ def test_step_counts():
 
 
 def test_ar_step_count_matches_the_decoder_calls():
-    """Count the rANS decode calls CompressAI's AR decoder really makes."""
+    """Count the rANS decode calls the AR decoder really makes."""
     torch.manual_seed(0)
     m = build_model("mbt2018", N=16, M=24).eval()
     m.update(force=True)
     img = np.random.default_rng(0).integers(0, 256, (100, 70, 3),
                                             dtype=np.uint8)
     calls = []
-    # ẑ: one call of the entropy bottleneck's decompress; ŷ: CompressAI's
-    # AR decoder makes one RansDecoder.decode_stream call per position
+    # ẑ: one call of the entropy bottleneck's decompress; ŷ: the AR
+    # decoder makes one RansDecoder.decode_stream call per position
     import compressai.ans as ans
-    import compressai.models.google as google
+
+    import lic_lib.models.rans as rans
     decode_stream = ans.RansDecoder.decode_stream
 
     class Counting(ans.RansDecoder):
@@ -43,13 +44,13 @@ def test_ar_step_count_matches_the_decoder_calls():
         return z_decompress(*a, **kw)
 
     m.entropy_bottleneck.decompress = counting_z
-    google.RansDecoder = Counting
+    rans.RansDecoder = Counting
     try:
         data = encode_image(m, img, "mbt2018")      # the encoder decodes ẑ
         calls.clear()
         decode_image(m, data, "mbt2018")
     finally:
-        google.RansDecoder = ans.RansDecoder
+        rans.RansDecoder = ans.RansDecoder
         del m.entropy_bottleneck.decompress
     assert len(calls) == sequential_steps("mbt2018", 100, 70)
     assert calls.count("z") == 1

@@ -1,9 +1,11 @@
 """The learned codecs of the book, by CompressAI registry name.
 
 Introduced in the chapters {ref}`chap-vae-codec` and
-{ref}`chap-hyperprior`.  The baselines are CompressAI's own classes, used
-as they are, so their ``compress``/``decompress`` (and the AR model's real
-sequential decoder) are CompressAI's:
+{ref}`chap-hyperprior`.  The baselines are CompressAI's own classes, so
+their ``compress``/``decompress`` (and the AR model's real sequential
+decoder) are CompressAI's; ``build_model`` only gives every model the
+entropy model of :mod:`lic_lib.models.rans`, which writes the same bits
+without converting the rANS tables at every coder call:
 
 =========================  ==============================================
 ``bmshj2018-factorized``   factorized prior (Ballé et al. 2017)
@@ -31,8 +33,8 @@ with warnings.catch_warnings():
                             category=FutureWarning)
     from compressai.losses import RateDistortionLoss
     from compressai.models import (CompressionModel, FactorizedPrior,
-                                   JointAutoregressiveHierarchicalPriors,
                                    MeanScaleHyperprior, ScaleHyperprior)
+    from .rans import GaussianConditional, JointAutoregressive
 
 __all__ = ["MODELS", "BASELINES", "CONTEXT_MODELS", "build_model",
            "DEFAULT_N", "DEFAULT_M", "CompressionModel", "RateDistortionLoss"]
@@ -44,7 +46,7 @@ MODELS: dict[str, Callable[..., CompressionModel]] = {
     "bmshj2018-factorized": FactorizedPrior,
     "bmshj2018-hyperprior": ScaleHyperprior,
     "mbt2018-mean": MeanScaleHyperprior,
-    "mbt2018": JointAutoregressiveHierarchicalPriors,
+    "mbt2018": JointAutoregressive,
 }
 from .msp import MSP, MSP_MODELS, Checkerboard  # noqa: E402 (needs the above)
 
@@ -71,11 +73,20 @@ def build_model(name: str, N: int = DEFAULT_N,
     MSP chapter.
     """
     if m := re.fullmatch(r"msp-s(\d)k(\d)(?:-(\d)x\3)?(?:-w(\d+))?", name):
-        return MSP(N=N, M=M, scales=int(m[1]), groups=int(m[2]),
-                   kernel=int(m[3] or 5), width=int(m[4] or 32))
+        return _with_fast_tables(MSP(
+            N=N, M=M, scales=int(m[1]), groups=int(m[2]),
+            kernel=int(m[3] or 5), width=int(m[4] or 32)))
     try:
         cls = MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose one of "
                          f"{', '.join(MODELS)} or msp-s<S>k<K>[-<k>x<k>][-w<C>]") from None
-    return cls(N=N, M=M)
+    return _with_fast_tables(cls(N=N, M=M))
+
+
+def _with_fast_tables(net: CompressionModel) -> CompressionModel:
+    """``net`` with :class:`~lic_lib.models.rans.GaussianConditional`:
+    the same bits, without converting the rANS tables at every call."""
+    if hasattr(net, "gaussian_conditional"):
+        net.gaussian_conditional = GaussianConditional(None)
+    return net

@@ -1,0 +1,115 @@
+"""CompressAI's Gaussian entropy coding, with its rANS tables converted once.
+
+CompressAI hands the rANS coder the whole CDF table at every call: a
+padded 64 × 3,133 integer tensor for the models of this book, turned into
+Python lists (``tolist``) and then into C++ vectors (pybind11), ≈ 3 ms a
+call on this machine.  A mean-scale model makes one such call per image,
+so it does not matter there.  It does for the models whose decoders make
+many calls: the 12 units of ``msp-balanced`` and, above all, the AR model,
+whose sequential loop makes one call per latent position — at 2K more than
+10,000 calls, and most of its decoding time.  That would be an artefact of
+the implementation, not of the AR design, and it would flatter MSP in the
+speed comparison.
+
+:class:`GaussianConditional` converts the table once (after each
+``update``) and trims every CDF to its own length, which is all the coder
+reads: the bits are identical, only the overhead is gone.
+:class:`JointAutoregressive` is CompressAI's Minnen et al. (2018) model
+whose sequential decoding loop uses those tables.  ``build_model`` gives
+every model of the registry this entropy model.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from compressai.ans import RansDecoder
+from compressai.entropy_models import GaussianConditional as _Gaussian
+from compressai.models import JointAutoregressiveHierarchicalPriors
+
+__all__ = ["GaussianConditional", "JointAutoregressive"]
+
+
+class GaussianConditional(_Gaussian):
+    """CompressAI's ``GaussianConditional``; the same bits, coded with
+    tables converted once (see the module docstring)."""
+
+    _tables_of: tuple = ()          # the tensors (and versions) they come from
+
+    def coder_tables(self) -> tuple[list[list[int]], list[int], list[int]]:
+        """(CDFs, each trimmed to its length; CDF lengths; offsets) as the
+        rANS coder takes them, rebuilt only when ``update`` or a state dict
+        changed the CDF tensor."""
+        self._check_cdf_size()
+        self._check_cdf_length()
+        self._check_offsets_size()
+        cdf, length, offset = self._quantized_cdf, self._cdf_length, self._offset
+        source = (cdf, length, offset)
+        versions = tuple(t._version for t in source)
+        if len(self._tables_of) != 2 or versions != self._tables_of[1] or \
+                any(a is not b for a, b in zip(source, self._tables_of[0])):
+            lengths = length.reshape(-1).int().tolist()
+            self._tables = ([row[:n] for row, n in zip(cdf.tolist(), lengths)],
+                            lengths, offset.reshape(-1).int().tolist())
+            self._tables_of = (source, versions)   # kept alive: no id reuse
+        return self._tables
+
+    def compress(self, inputs: torch.Tensor, indexes: torch.Tensor,
+                 means: torch.Tensor | None = None) -> list[bytes]:
+        """One string per batch element, bit-identical to CompressAI's."""
+        if inputs.dim() < 2 or inputs.size() != indexes.size():
+            raise ValueError("`inputs` and `indexes` must have the same "
+                             "size, with at least 2 dimensions")
+        symbols = self.quantize(inputs, "symbols", means)
+        tables = self.coder_tables()
+        return [self.entropy_coder.encode_with_indexes(
+                    s.reshape(-1).int().tolist(), i.reshape(-1).int().tolist(),
+                    *tables) for s, i in zip(symbols, indexes)]
+
+    def decompress(self, strings: list[bytes], indexes: torch.Tensor,
+                   dtype: torch.dtype = torch.float,
+                   means: torch.Tensor | None = None) -> torch.Tensor:
+        """The dequantised values of ``strings`` (CompressAI's contract)."""
+        if not isinstance(strings, (tuple, list)) or \
+                len(strings) != indexes.size(0) or indexes.dim() < 2:
+            raise ValueError("one string per batch element of `indexes` "
+                             "(at least 2 dimensions) is expected")
+        tables = self.coder_tables()
+        symbols = torch.stack([torch.tensor(self.entropy_coder.decode_with_indexes(
+            s, i.reshape(-1).int().tolist(), *tables), dtype=torch.int32
+        ).reshape(i.shape) for s, i in zip(strings, indexes)])
+        return self.dequantize(symbols.to(indexes.device), means, dtype)
+
+
+class JointAutoregressive(JointAutoregressiveHierarchicalPriors):
+    """Minnen et al. (2018): CompressAI's model and its sequential decoder.
+
+    The loop below is CompressAI's ``_decompress_ar``, position by
+    position: a 5×5 masked convolution over the decoded neighbourhood, the
+    1×1 entropy-parameter network, one rANS call for the M values of the
+    position.  The only change is that the rANS tables come from
+    :meth:`GaussianConditional.coder_tables` instead of being converted at
+    every one of the h·w calls.
+    """
+
+    def _decompress_ar(self, y_string: bytes, y_hat: torch.Tensor,
+                       params: torch.Tensor, height: int, width: int,
+                       kernel_size: int, padding: int) -> None:
+        gc = self.gaussian_conditional
+        tables = gc.coder_tables()
+        decoder = RansDecoder()
+        decoder.set_stream(y_string)
+        weight, bias = (self.context_prediction.weight,
+                        self.context_prediction.bias)
+        for h in range(height):
+            for w in range(width):
+                ctx = F.conv2d(y_hat[:, :, h:h + kernel_size,
+                                     w:w + kernel_size], weight, bias=bias)
+                p = params[:, :, h:h + 1, w:w + 1]
+                scales, means = self.entropy_parameters(
+                    torch.cat((p, ctx), dim=1)).chunk(2, 1)
+                rv = decoder.decode_stream(
+                    gc.build_indexes(scales).squeeze().tolist(), *tables)
+                y_hat[:, :, h + padding:h + padding + 1,
+                      w + padding:w + padding + 1] = gc.dequantize(
+                          torch.Tensor(rv).reshape(1, -1, 1, 1), means)

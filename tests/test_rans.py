@@ -1,0 +1,77 @@
+"""The entropy model of ``lic_lib.models.rans`` writes CompressAI's bits.
+
+It only changes how the rANS tables reach the coder (once, trimmed), so a
+file it writes must be byte-identical to CompressAI's, and each must decode
+the other's files to the same image.  Checked on shipped checkpoints, whose
+scales spread over the whole table (an untrained model's do not).
+"""
+
+import numpy as np
+import pytest
+import torch
+from compressai.entropy_models import GaussianConditional as StockGaussian
+from compressai.models import JointAutoregressiveHierarchicalPriors
+
+from lic_lib.checkpoints import load_checkpoint
+from lic_lib.codec import decode_image, encode_image
+from lic_lib.data import eval_images
+from lic_lib.models.rans import GaussianConditional
+
+
+@pytest.fixture(scope="module")
+def img():
+    (_, a), = eval_images("kodak", limit=1)
+    return a[100:228, 200:392].copy()                 # 128×192
+
+
+def as_compressai(net):
+    """The same weights with CompressAI's own entropy model (and, for the
+    AR model, CompressAI's own sequential decoder)."""
+    stock = StockGaussian(None)
+    stock.update_scale_table(net.gaussian_conditional.scale_table)
+    net.gaussian_conditional = stock
+    if net.__class__.__name__ == "JointAutoregressive":
+        net.__class__ = JointAutoregressiveHierarchicalPriors
+    return net
+
+
+@pytest.mark.parametrize("name", ["mbt2018-mean", "msp-balanced", "mbt2018"])
+def test_same_bits_as_compressai(name, img):
+    ours, _ = load_checkpoint(name, 0.0067)
+    assert isinstance(ours.gaussian_conditional, GaussianConditional)
+    data = encode_image(ours, img, name)
+    rec = decode_image(ours, data, name)
+    stock = as_compressai(load_checkpoint(name, 0.0067)[0])
+    assert encode_image(stock, img, name) == data
+    assert np.array_equal(decode_image(stock, data, name), rec)
+
+
+def test_tables_are_trimmed_and_follow_update():
+    gc = GaussianConditional(None)
+    with pytest.raises(ValueError, match="update"):
+        gc.coder_tables()
+    gc.update_scale_table(torch.exp(torch.linspace(np.log(0.11), np.log(8), 16)))
+    cdfs, lengths, offsets = gc.coder_tables()
+    assert gc.coder_tables()[0] is cdfs                   # converted once
+    assert [len(c) for c in cdfs] == lengths == gc._cdf_length.tolist()
+    assert offsets == gc._offset.tolist()
+    padded = gc._quantized_cdf.tolist()
+    assert all(p[:n] == c for p, c, n in zip(padded, cdfs, lengths))
+    gc.update_scale_table(torch.exp(torch.linspace(np.log(0.11), np.log(64), 32)),
+                          force=True)
+    assert len(gc.coder_tables()[0]) == 32               # rebuilt
+    gc._quantized_cdf[0, 1] += 1                          # in place, too
+    assert gc.coder_tables()[0][0][1] == gc._quantized_cdf[0, 1]
+
+
+def test_bad_arguments_raise_value_error():
+    gc = GaussianConditional(None)
+    gc.update_scale_table(torch.tensor([0.2, 1.0, 4.0]))
+    x = torch.zeros(1, 2, 3, 3)
+    with pytest.raises(ValueError):
+        gc.compress(x, torch.zeros(1, 2, 3, 2, dtype=torch.int32))
+    strings = gc.compress(x, gc.build_indexes(torch.ones_like(x)))
+    with pytest.raises(ValueError):
+        gc.decompress(strings * 2, gc.build_indexes(torch.ones_like(x)))
+    assert torch.equal(gc.decompress(strings, gc.build_indexes(
+        torch.ones_like(x))), x)
