@@ -75,3 +75,15 @@ def test_bad_arguments_raise_value_error():
         gc.decompress(strings * 2, gc.build_indexes(torch.ones_like(x)))
     assert torch.equal(gc.decompress(strings, gc.build_indexes(
         torch.ones_like(x))), x)
+
+
+def test_indexes_are_compressai_s():
+    gc = GaussianConditional(None)
+    gc.update_scale_table(torch.exp(torch.linspace(np.log(0.11), np.log(256),
+                                                   64)))
+    stock = StockGaussian(None)
+    stock.update_scale_table(gc.scale_table)
+    table = gc.scale_table
+    scales = torch.cat([table, table * (1 + 1e-7), table * (1 - 1e-7),
+                        torch.rand(10_000) * 300, torch.tensor([0.0, -1.0])])
+    assert torch.equal(gc.build_indexes(scales), stock.build_indexes(scales))
