@@ -67,20 +67,27 @@ def _at_every_lambda(rows: pd.DataFrame) -> pd.DataFrame:
 
 def lof_bd(model: str, dataset: str = "kodak") -> dict | None:
     """BD-rate and BD-PSNR of ``model`` + LOF vs ``model`` (same images),
-    and vs plain mean-scale; ``None`` when fewer than two λ are coded."""
+    and vs plain mean-scale; ``None`` when fewer than two λ are coded, NaN
+    where the two curves do not overlap (LOF can move a curve entirely
+    below the plain one's rates)."""
     both = lof_pairs(model, dataset)
     if both.empty or both.lmbda.nunique() < 2:
         return None
     p = both.groupby("lmbda").mean(numeric_only=True)
     ms = image_rows("mbt2018-mean", dataset).merge(both[["lmbda", "image"]])
     ms = ms.groupby("lmbda").mean(numeric_only=True)
+
+    def delta(fn, anchor):      # NaN where the curves do not overlap
+        try:
+            return fn(anchor.bpp, anchor["psnr-rgb"], p.bpp_lof,
+                      p["psnr-rgb_lof"])
+        except bdrate.BDError:
+            return float("nan")
+
     return {"λ": len(p), "images per λ": int(both.groupby("lmbda").size().min()),
-            "BD-rate LOF vs plain [%]": bdrate.bd_rate(
-                p.bpp, p["psnr-rgb"], p.bpp_lof, p["psnr-rgb_lof"]),
-            "BD-PSNR [dB]": bdrate.bd_psnr(
-                p.bpp, p["psnr-rgb"], p.bpp_lof, p["psnr-rgb_lof"]),
-            "LOF vs plain mean-scale [%]": bdrate.bd_rate(
-                ms.bpp, ms["psnr-rgb"], p.bpp_lof, p["psnr-rgb_lof"]),
+            "BD-rate LOF vs plain [%]": delta(bdrate.bd_rate, p),
+            "BD-PSNR [dB]": delta(bdrate.bd_psnr, p),
+            "LOF vs plain mean-scale [%]": delta(bdrate.bd_rate, ms),
             "encode time ×": float(both.encoding_time_lof.mean()
                                    / both.encoding_time.mean()),
             "curves": p}

@@ -122,3 +122,21 @@ def test_reproduction_table_reports_msp_against_the_refit_control():
     first = report.reproduction_table().iloc[0]
     assert f"{want:+.1f} % vs a control with no context" in first.ours
     assert want > -8 > 100 * (rates["msp-s1k4-3x3"] / rates["frozen base"] - 1)
+
+
+def test_lof_bd_gives_nan_where_the_curves_do_not_overlap(monkeypatch):
+    import pandas as pd
+    pairs = pd.DataFrame({
+        "lmbda": [0.0035, 0.0067, 0.013], "image": ["a"] * 3,
+        "bpp": [0.10, 0.13, 0.20], "psnr-rgb": [35.8, 36.9, 37.9],
+        # LOF: rates all below the plain curve's, qualities inside its range
+        "bpp_lof": [0.040, 0.056, 0.080], "psnr-rgb_lof": [36.6, 37.3, 37.8],
+        "encoding_time": [1.0] * 3, "encoding_time_lof": [600.0] * 3})
+    monkeypatch.setattr(report, "lof_pairs", lambda *a: pairs)
+    monkeypatch.setattr(report, "image_rows", lambda *a, **k: pairs[
+        ["lmbda", "image", "bpp", "psnr-rgb"]])
+    g = report.lof_bd("mbt2018-mean", "clic2025")
+    assert np.isnan(g["BD-PSNR [dB]"])               # no common rate range
+    assert g["BD-rate LOF vs plain [%]"] == pytest.approx(bdrate.bd_rate(
+        pairs.bpp, pairs["psnr-rgb"], pairs.bpp_lof, pairs["psnr-rgb_lof"]))
+    assert g["BD-rate LOF vs plain [%]"] < -40 and g["encode time ×"] == 600
