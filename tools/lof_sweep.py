@@ -4,9 +4,9 @@ python tools/lof_sweep.py [--models M ...] [--kodak-images N] [--ood [--ood-imag
                           [--clic2025 N] [--device cuda]
 
 On 2 CPU cores LOF took 2–6 minutes per Kodak image (200 iterations; the
-encoding_time of the rows) and, at 7× the pixels, would take 15–40 per 2K
-image of clic2025: the clic2025 part is meant for a lent GPU or a long
-resumable run."""
+encoding_time of the rows) and 13 minutes per 2K image of clic2025 and λ
+(the first image, shipped at three λ): more of clic2025 is meant for a
+lent GPU or a long resumable run."""
 import argparse
 import warnings
 
