@@ -5,7 +5,8 @@ Introduced in the chapters {ref}`chap-vae-codec` and
 their ``compress``/``decompress`` (and the AR model's real sequential
 decoder) are CompressAI's; ``build_model`` only gives every model the
 entropy model of :mod:`lic_lib.models.rans`, which writes the same bits
-without converting the rANS tables at every coder call:
+without converting the rANS tables at every coder call, and computes the
+entropy parameters on one thread when coding (:mod:`lic_lib.models.threads`):
 
 =========================  ==============================================
 ``bmshj2018-factorized``   factorized prior (Ballé et al. 2017)
@@ -35,6 +36,7 @@ with warnings.catch_warnings():
     from compressai.models import (CompressionModel, FactorizedPrior,
                                    MeanScaleHyperprior, ScaleHyperprior)
     from .rans import GaussianConditional, JointAutoregressive
+    from .threads import pin_entropy_parameters
 
 __all__ = ["MODELS", "BASELINES", "CONTEXT_MODELS", "build_model",
            "DEFAULT_N", "DEFAULT_M", "CompressionModel", "RateDistortionLoss"]
@@ -73,7 +75,7 @@ def build_model(name: str, N: int = DEFAULT_N,
     MSP chapter.
     """
     if m := re.fullmatch(r"msp-s(\d)k(\d)(?:-(\d)x\3)?(?:-w(\d+))?", name):
-        return _with_fast_tables(MSP(
+        return _for_coding(MSP(
             N=N, M=M, scales=int(m[1]), groups=int(m[2]),
             kernel=int(m[3] or 5), width=int(m[4] or 32)))
     try:
@@ -81,12 +83,15 @@ def build_model(name: str, N: int = DEFAULT_N,
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose one of "
                          f"{', '.join(MODELS)} or msp-s<S>k<K>[-<k>x<k>][-w<C>]") from None
-    return _with_fast_tables(cls(N=N, M=M))
+    return _for_coding(cls(N=N, M=M))
 
 
-def _with_fast_tables(net: CompressionModel) -> CompressionModel:
-    """``net`` with :class:`~lic_lib.models.rans.GaussianConditional`:
-    the same bits, without converting the rANS tables at every call."""
+def _for_coding(net: CompressionModel) -> CompressionModel:
+    """``net`` with :class:`~lic_lib.models.rans.GaussianConditional` (the
+    same bits, without converting the rANS tables at every call) and its
+    hyper-synthesis on one thread when coding
+    (:mod:`lic_lib.models.threads`: the same file decodes with any thread
+    count)."""
     if hasattr(net, "gaussian_conditional"):
         net.gaussian_conditional = GaussianConditional(None)
-    return net
+    return pin_entropy_parameters(net)

@@ -29,6 +29,8 @@ from compressai.ans import RansDecoder
 from compressai.entropy_models import GaussianConditional as _Gaussian
 from compressai.models import JointAutoregressiveHierarchicalPriors
 
+from .threads import one_thread
+
 __all__ = ["GaussianConditional", "JointAutoregressive"]
 
 
@@ -38,10 +40,17 @@ class GaussianConditional(_Gaussian):
 
     _tables_of: tuple = ()          # the tensors (and versions) they come from
 
-    def coder_tables(self) -> tuple[list[list[int]], list[int], list[int]]:
+    def coder_tables(self, rows: int | None = None
+                     ) -> tuple[list[list[int]], list[int], list[int]]:
         """(CDFs, each trimmed to its length; CDF lengths; offsets) as the
         rANS coder takes them, rebuilt only when ``update`` or a state dict
-        changed the CDF tensor."""
+        changed the CDF tensor.
+
+        ``rows`` keeps the first ``rows`` scales only: enough for a call
+        whose largest index is ``rows − 1``.  The coder converts whatever it
+        is given at every call, and the CDFs grow with the scale (5 to
+        1,300 entries here), so the few wide scales an image never uses
+        would cost most of that conversion."""
         self._check_cdf_size()
         self._check_cdf_length()
         self._check_offsets_size()
@@ -54,7 +63,9 @@ class GaussianConditional(_Gaussian):
             self._tables = ([row[:n] for row, n in zip(cdf.tolist(), lengths)],
                             lengths, offset.reshape(-1).int().tolist())
             self._tables_of = (source, versions)   # kept alive: no id reuse
-        return self._tables
+        if rows is None:
+            return self._tables
+        return tuple(t[:rows] for t in self._tables)
 
     def build_indexes(self, scales: torch.Tensor) -> torch.Tensor:
         """CompressAI's indexes (the number of table scales below each
@@ -70,10 +81,9 @@ class GaussianConditional(_Gaussian):
             raise ValueError("`inputs` and `indexes` must have the same "
                              "size, with at least 2 dimensions")
         symbols = self.quantize(inputs, "symbols", means)
-        tables = self.coder_tables()
         return [self.entropy_coder.encode_with_indexes(
                     s.reshape(-1).int().tolist(), i.reshape(-1).int().tolist(),
-                    *tables) for s, i in zip(symbols, indexes)]
+                    *self.coder_tables(_rows(i))) for s, i in zip(symbols, indexes)]
 
     def decompress(self, strings: list[bytes], indexes: torch.Tensor,
                    dtype: torch.dtype = torch.float,
@@ -83,13 +93,17 @@ class GaussianConditional(_Gaussian):
                 len(strings) != indexes.size(0) or indexes.dim() < 2:
             raise ValueError("one string per batch element of `indexes` "
                              "(at least 2 dimensions) is expected")
-        tables = self.coder_tables()
         # numpy reads the decoder's list of ints 2.5× faster than torch.tensor
         symbols = torch.stack([torch.from_numpy(np.asarray(
             self.entropy_coder.decode_with_indexes(
-                s, i.reshape(-1).int().tolist(), *tables), dtype=np.int32)
-        ).reshape(i.shape) for s, i in zip(strings, indexes)])
+                s, i.reshape(-1).int().tolist(), *self.coder_tables(_rows(i))),
+            dtype=np.int32)).reshape(i.shape) for s, i in zip(strings, indexes)])
         return self.dequantize(symbols.to(indexes.device), means, dtype)
+
+
+def _rows(indexes: torch.Tensor) -> int:
+    """How many scales of the table a call with these ``indexes`` needs."""
+    return int(indexes.max()) + 1 if indexes.numel() else 0
 
 
 class JointAutoregressive(JointAutoregressiveHierarchicalPriors):
@@ -98,16 +112,30 @@ class JointAutoregressive(JointAutoregressiveHierarchicalPriors):
     The loop below is CompressAI's ``_decompress_ar``, position by
     position: a 5×5 masked convolution over the decoded neighbourhood, the
     1×1 entropy-parameter network, one rANS call for the M values of the
-    position.  The only change is that the rANS tables come from
+    position.  The changes: the rANS tables come from
     :meth:`GaussianConditional.coder_tables` instead of being converted at
-    every one of the h·w calls.
+    every one of the h·w calls, and both loops run on one thread
+    (:mod:`lic_lib.models.threads`), so that the decoder's means and
+    scales are the encoder's with any thread setting.
     """
+
+    def _compress_ar(self, *args, **kwargs):
+        """CompressAI's sequential encoding loop, on one thread as the
+        decoder's (:mod:`lic_lib.models.threads`)."""
+        with one_thread():
+            return super()._compress_ar(*args, **kwargs)
 
     def _decompress_ar(self, y_string: bytes, y_hat: torch.Tensor,
                        params: torch.Tensor, height: int, width: int,
                        kernel_size: int, padding: int) -> None:
+        with one_thread():
+            self._decode_positions(y_string, y_hat, params, height, width,
+                                   kernel_size, padding)
+
+    def _decode_positions(self, y_string: bytes, y_hat: torch.Tensor,
+                          params: torch.Tensor, height: int, width: int,
+                          kernel_size: int, padding: int) -> None:
         gc = self.gaussian_conditional
-        tables = gc.coder_tables()
         decoder = RansDecoder()
         decoder.set_stream(y_string)
         weight, bias = (self.context_prediction.weight,
@@ -119,8 +147,9 @@ class JointAutoregressive(JointAutoregressiveHierarchicalPriors):
                 p = params[:, :, h:h + 1, w:w + 1]
                 scales, means = self.entropy_parameters(
                     torch.cat((p, ctx), dim=1)).chunk(2, 1)
+                indexes = gc.build_indexes(scales).squeeze().tolist()
                 rv = decoder.decode_stream(
-                    gc.build_indexes(scales).squeeze().tolist(), *tables)
+                    indexes, *gc.coder_tables(max(indexes) + 1))
                 y_hat[:, :, h + padding:h + padding + 1,
                       w + padding:w + padding + 1] = gc.dequantize(
                           torch.Tensor(rv).reshape(1, -1, 1, 1), means)
