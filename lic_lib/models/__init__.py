@@ -6,7 +6,8 @@ their ``compress``/``decompress`` (and the AR model's real sequential
 decoder) are CompressAI's; ``build_model`` only gives every model the
 entropy model of :mod:`lic_lib.models.rans`, which writes the same bits
 without converting the rANS tables at every coder call, and computes the
-entropy parameters on one thread when coding (:mod:`lic_lib.models.threads`):
+entropy parameters with a fixed thread count when coding
+(:mod:`lic_lib.models.threads`):
 
 =========================  ==============================================
 ``bmshj2018-factorized``   factorized prior (Ballé et al. 2017)
@@ -89,7 +90,7 @@ def build_model(name: str, N: int = DEFAULT_N,
 def _for_coding(net: CompressionModel) -> CompressionModel:
     """``net`` with :class:`~lic_lib.models.rans.GaussianConditional` (the
     same bits, without converting the rANS tables at every call) and its
-    hyper-synthesis on one thread when coding
+    hyper-synthesis on a fixed number of threads when coding
     (:mod:`lic_lib.models.threads`: the same file decodes with any thread
     count)."""
     if hasattr(net, "gaussian_conditional"):

@@ -44,7 +44,7 @@ from torch import nn
 
 from compressai.models import MeanScaleHyperprior
 
-from .threads import one_thread
+from .threads import coding_threads
 
 __all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_MODELS",
            "step_map", "bits_per_unit", "architecture_name"]
@@ -359,7 +359,7 @@ class MSP(MeanScaleHyperprior):
         gc = self.gaussian_conditional
         for i, unit in enumerate(self.units):
             known, current = self._masks(unit, *y.shape[-2:], y.device)
-            with one_thread():       # the decoder's floats, bit for bit
+            with coding_threads():       # the decoder's floats, bit for bit
                 s, m = self._predict(i, y_hat, hyper, known, current)
             yu = self._gather(y[:, self._group(unit)], unit)
             strings.append(gc.compress(yu, gc.build_indexes(s), means=m))
@@ -379,7 +379,7 @@ class MSP(MeanScaleHyperprior):
         gc = self.gaussian_conditional
         for i, unit in enumerate(self.units):
             known, current = self._masks(unit, h, w, y_hat.device)
-            with one_thread():       # the encoder's floats, bit for bit
+            with coding_threads():       # the encoder's floats, bit for bit
                 s, m = self._predict(i, y_hat, hyper, known, current)
             values = gc.decompress(strings[1 + i], gc.build_indexes(s),
                                    means=m)

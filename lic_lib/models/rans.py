@@ -29,7 +29,7 @@ from compressai.ans import RansDecoder
 from compressai.entropy_models import GaussianConditional as _Gaussian
 from compressai.models import JointAutoregressiveHierarchicalPriors
 
-from .threads import one_thread
+from .threads import coding_threads
 
 __all__ = ["GaussianConditional", "JointAutoregressive"]
 
@@ -114,21 +114,21 @@ class JointAutoregressive(JointAutoregressiveHierarchicalPriors):
     1×1 entropy-parameter network, one rANS call for the M values of the
     position.  The changes: the rANS tables come from
     :meth:`GaussianConditional.coder_tables` instead of being converted at
-    every one of the h·w calls, and both loops run on one thread
+    every one of the h·w calls, and both loops run on a fixed number of threads
     (:mod:`lic_lib.models.threads`), so that the decoder's means and
     scales are the encoder's with any thread setting.
     """
 
     def _compress_ar(self, *args, **kwargs):
-        """CompressAI's sequential encoding loop, on one thread as the
+        """CompressAI's sequential encoding loop, on as many threads as the
         decoder's (:mod:`lic_lib.models.threads`)."""
-        with one_thread():
+        with coding_threads():
             return super()._compress_ar(*args, **kwargs)
 
     def _decompress_ar(self, y_string: bytes, y_hat: torch.Tensor,
                        params: torch.Tensor, height: int, width: int,
                        kernel_size: int, padding: int) -> None:
-        with one_thread():
+        with coding_threads():
             self._decode_positions(y_string, y_hat, params, height, width,
                                    kernel_size, padding)
 
