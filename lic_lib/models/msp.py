@@ -152,10 +152,8 @@ class _Head(nn.Module):
                 f = torch.cat([self.context_at(context, offset, period), f],
                               1)
             feats.append(f)
-        out = self.params(torch.cat(feats, -1) if len(feats) > 1
-                          else feats[0])
-        out = torch.cat([o.flatten(2) for o in out.chunk(len(offsets), -1)],
-                        2) if len(offsets) > 1 else out.flatten(2)
+        out = self.params(torch.cat(feats, -1)).chunk(len(offsets), -1)
+        out = torch.cat([o.flatten(2) for o in out], 2)
         scales, means = out.chunk(2, 1)
         return scales, means
 
