@@ -335,22 +335,34 @@ def reproduction_table() -> pd.DataFrame:
         f"steps at 64² → 2048²: MSP {s_small} → {s_big}, AR {a_small:,} → "
         f"{a_big:,}", "reproduced" if s_small == s_big and a_big > a_small
         else "not reproduced", "counted from the decoders' schedules")
-    r = decode_ratios()
+    r, g = decode_ratios(), decode_ratios("gpu")
     if r is None:
         row("> 20× faster decoding than AR at 2K", "> 20× (GPU)",
             "not measured: run `python -m lic_lib.complexity` sweep",
             "open", "—")
     else:
         ok = r["entropy"] >= PAPER["decode_speedup"]
-        row("> 20× faster decoding than AR at 2K", "> 20× (GPU)",
-            f"{r['size']}, {r['device']}: entropy decoding {r['entropy']:.0f}×, "
-            f"whole decode {r['whole']:.1f}× (synthesis is "
-            f"{100 * r['synthesis_share']:.0f} % of MSP's decode; bound "
-            f"{r['bound']:.1f}×)",
-            ("reproduced for entropy decoding; whole decode "
-             + ("also" if r["whole"] >= 20 else "below 20× on CPU, bounded "
-                "by the shared synthesis transform")) if ok
-            else "not reproduced", "same run, same machine; no GPU measured")
+        gpu_ok = g is not None and g["whole"] >= PAPER["decode_speedup"]
+        ours = (f"{r['size']}, {r['device']}: entropy decoding {r['entropy']:.0f}×, "
+                f"whole decode {r['whole']:.1f}× (synthesis is "
+                f"{100 * r['synthesis_share']:.0f} % of MSP's decode; bound "
+                f"{r['bound']:.1f}×)")
+        if g is not None:
+            ours += (f"; {g['device']}: whole decode {g['whole']:.0f}×, "
+                     f"entropy decoding {g['entropy']:.0f}×")
+        verdict = "not reproduced"
+        if gpu_ok:
+            verdict = ("reproduced on the GPU (whole decode); on the CPU for "
+                       "entropy decoding, the whole decode bounded there by "
+                       "the shared synthesis transform")
+        elif ok:
+            verdict = ("reproduced for entropy decoding; whole decode "
+                       + ("also" if r["whole"] >= 20 else "below 20× on CPU, "
+                          "bounded by the shared synthesis transform"))
+        row("> 20× faster decoding than AR at 2K", "> 20× (GPU)", ours,
+            verdict, "same run, same machine, per device"
+            + ("; GPU: a lent H100 (its image's torch 2.11)" if g else
+               "; no GPU measured"))
     gains = {m: lof_bd(m) for m in ("mbt2018-mean", "msp-balanced")}
     gains = {m: g for m, g in gains.items() if g}
     if gains:

@@ -140,3 +140,11 @@ def test_lof_bd_gives_nan_where_the_curves_do_not_overlap(monkeypatch):
     assert g["BD-rate LOF vs plain [%]"] == pytest.approx(bdrate.bd_rate(
         pairs.bpp, pairs["psnr-rgb"], pairs.bpp_lof, pairs["psnr-rgb_lof"]))
     assert g["BD-rate LOF vs plain [%]"] < -40 and g["encode time ×"] == 600
+
+
+def test_reproduction_table_reports_the_gpu_sweep_beside_the_cpu_one():
+    g, c = report.decode_ratios("gpu"), report.decode_ratios("cpu")
+    row = report.reproduction_table().loc["> 20× faster decoding than AR at 2K"]
+    assert f"whole decode {g['whole']:.0f}×" in row.ours and g["device"] in row.ours
+    assert f"entropy decoding {c['entropy']:.0f}×" in row.ours
+    assert row.verdict.startswith("reproduced on the GPU") == (g["whole"] >= 20)
