@@ -268,7 +268,11 @@ def measure_image(net, img: np.ndarray, model: str, tag: bytes, lam: float,
                   lof=None) -> dict:
     """Code one image for real (with LOF when ``lof`` is a
     :class:`~lic_lib.lof.LOFConfig`) and measure it: bpp from the bytes,
-    the likelihood estimate, PSNR, MS-SSIM, encode and decode times."""
+    the likelihood estimate, PSNR, MS-SSIM, encode and decode times.
+
+    ``bpp_estimate`` is always the *plain* encoder's likelihood estimate,
+    in LOF rows too (there it is where the search started; the LOF file's
+    own cost is ``lof_cost``)."""
     t0 = time.perf_counter()
     extra = {}
     if lof is None:
