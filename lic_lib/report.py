@@ -247,7 +247,13 @@ def _vvc_images(dataset: str) -> list[str]:
     from .evaluate import codec_rows
     for name in ("vtm", "vvenc"):
         if result_path(dataset, name).exists():
-            return list(codec_rows(name, dataset).image.unique())
+            rows = codec_rows(name, dataset)
+            if rows.empty:        # measured on other files than these
+                raise FileNotFoundError(
+                    f"{dataset}: the {name} rows were measured on other "
+                    "files (dataset checksum differs); run `lic anchors "
+                    f"--dataset {dataset} --codecs {name}`")
+            return list(rows.image.unique())
     return []
 
 

@@ -148,3 +148,12 @@ def test_reproduction_table_reports_the_gpu_sweep_beside_the_cpu_one():
     assert f"whole decode {g['whole']:.0f}×" in row.ours and g["device"] in row.ours
     assert f"entropy decoding {c['entropy']:.0f}×" in row.ours
     assert row.verdict.startswith("reproduced on the GPU") == (g["whole"] >= 20)
+
+
+def test_vvc_rows_of_other_files_give_the_documented_error(monkeypatch):
+    import pandas as pd
+
+    from lic_lib import evaluate
+    monkeypatch.setattr(evaluate, "codec_rows", lambda *a, **k: pd.DataFrame())
+    with pytest.raises(FileNotFoundError, match="other files"):
+        report.bd_vs_vvc("kodak", ["mbt2018-mean"])
