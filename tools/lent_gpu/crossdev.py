@@ -24,6 +24,7 @@ import os
 import sys
 import tarfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,7 @@ def images():
     return [(n, a, MODELS) for n, a in kodak] + [(big[0], big[1], BIG_MODELS)]
 
 
+@lru_cache(maxsize=None)
 def header(model):
     _, rec = load_checkpoint(model, LMBDA)
     return dict(tag=bytes.fromhex(rec["sha256"][:8]),
