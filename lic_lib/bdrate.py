@@ -30,7 +30,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-__all__ = ["BDError", "bd_rate", "bd_psnr", "bd_table", "METHODS"]
+__all__ = ["BDError", "bd_rate", "bd_psnr", "bd_table", "rate_vs_curve",
+           "METHODS"]
 
 METHODS = ("pchip", "cubic")
 
@@ -101,6 +102,22 @@ def bd_rate(rate_anchor: Sequence[float], psnr_anchor: Sequence[float],
     diff = (_mean_over(q2, lr2, lo, hi, method)
             - _mean_over(q1, lr1, lo, hi, method))
     return float((10.0 ** diff - 1.0) * 100.0)
+
+
+def rate_vs_curve(rate_anchor: Sequence[float], psnr_anchor: Sequence[float],
+                  rate: float, psnr: float) -> float:
+    """Rate difference of one RD *point* vs an anchor curve, in %.
+
+    The anchor's rate at the point's quality is interpolated as BD-rate
+    does (piecewise cubic Hermite, log-rate as a function of quality), so
+    a model trained at a single λ can be compared with a whole ladder at
+    equal quality.  The point must lie within the anchor's quality range.
+    """
+    lr, q = _curve(rate_anchor, psnr_anchor, "anchor")
+    if not q[0] <= psnr <= q[-1]:
+        raise BDError(f"quality {psnr:.4g} is outside the anchor's range "
+                      f"[{q[0]:.4g}, {q[-1]:.4g}]")
+    return float((rate / 10.0 ** PchipInterpolator(q, lr)(psnr) - 1) * 100)
 
 
 def bd_psnr(rate_anchor: Sequence[float], psnr_anchor: Sequence[float],

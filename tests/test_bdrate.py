@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lic_lib.bdrate import BDError, bd_psnr, bd_rate
+from lic_lib.bdrate import BDError, bd_psnr, bd_rate, rate_vs_curve
 
 # JCTVC-E137-style test data (rates in kbit/s, PSNR in dB).
 REF = [
@@ -93,3 +93,18 @@ def test_cubic_needs_four_points_and_unknown_method():
                 [30, 31, 32], method="cubic")
     with pytest.raises(BDError, match="unknown method"):
         bd_rate([0.1, 0.2], [30, 31], [0.1, 0.2], [30, 31], method="akima")
+
+
+def test_rate_vs_curve_of_one_point():
+    # log-rate linear in PSNR: +1 dB doubles the rate, so the anchor's
+    # rate at 31.5 dB is exactly √2 · 0.2 (pchip reproduces lines)
+    rates, psnrs = [0.1, 0.2, 0.4, 0.8], [30.0, 31.0, 32.0, 33.0]
+    at = 0.2 * np.sqrt(2)
+    assert rate_vs_curve(rates, psnrs, at, 31.5) == pytest.approx(0, abs=1e-9)
+    assert rate_vs_curve(rates, psnrs, 0.9 * at, 31.5) == pytest.approx(-10)
+    # a point on the curve, consistent with the BD-rate of a shifted curve
+    shifted = [0.9 * r for r in rates]
+    assert rate_vs_curve(rates, psnrs, shifted[1], psnrs[1]) == \
+        pytest.approx(bd_rate(rates, psnrs, shifted, psnrs))
+    with pytest.raises(BDError, match="outside the anchor's range"):
+        rate_vs_curve(rates, psnrs, 0.05, 29.0)
