@@ -30,7 +30,7 @@ from .metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
 from .results import provenance, result_path, save_rd
 
 __all__ = ["shipped_lambdas", "evaluate_model", "estimated_bpp", "result_name",
-           "image_rows", "evaluate_codec", "codec_rows", "measure_image"]
+           "mean_rd_cost", "image_rows", "evaluate_codec", "codec_rows", "measure_image"]
 
 
 def shipped_lambdas(model: str) -> list[float]:
@@ -131,6 +131,15 @@ def evaluate_model(model: str, dataset: str = "kodak",
     if save:
         log(f"wrote {save_rd(d, result_path(dataset, name))}")
     return d
+
+
+def mean_rd_cost(rows: pd.DataFrame, lmbda: float) -> float:
+    """Mean over images (rows of :func:`image_rows`) of the training
+    objective λ·255²·MSE + bpp, the MSE (0–1 scale) recovered from each
+    image's RGB PSNR: how models trained at one λ compare when their
+    distortions differ."""
+    mse = 10 ** (-rows["psnr-rgb"] / 10)
+    return float(np.mean(lmbda * 255 ** 2 * mse + rows["bpp"]))
 
 
 def image_rows(model: str, dataset: str = "kodak", lof=None,

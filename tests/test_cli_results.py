@@ -82,3 +82,13 @@ def test_committed_anchors_are_ordered_as_expected():
     assert bd["jpeg"] > max(bd["webp"], bd["avif"], bd["hevc"]) + 30
     assert 10 < bd["hevc"] < 40           # HEVC 4:4:4 vs VVC: ~20–30 %
     assert all(v > 0 for v in bd.values())  # nothing beats VTM
+
+
+def test_mean_rd_cost_recovers_the_mse_from_each_images_psnr():
+    import pandas as pd
+    from lic_lib.evaluate import mean_rd_cost
+    rows = pd.DataFrame({"psnr-rgb": [20.0, 30.0], "bpp": [0.1, 0.5]})
+    # MSE 1e-2 and 1e-3 on a 0–1 scale; the mean of the two costs, not the
+    # cost of the mean PSNR
+    want = ((0.0067 * 255 ** 2 * 1e-2 + 0.1) + (0.0067 * 255 ** 2 * 1e-3 + 0.5)) / 2
+    assert mean_rd_cost(rows, 0.0067) == pytest.approx(want)

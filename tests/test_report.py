@@ -157,3 +157,23 @@ def test_vvc_rows_of_other_files_give_the_documented_error(monkeypatch):
     monkeypatch.setattr(evaluate, "codec_rows", lambda *a, **k: pd.DataFrame())
     with pytest.raises(FileNotFoundError, match="other files"):
         report.bd_vs_vvc("kodak", ["mbt2018-mean"])
+
+
+def test_joint_msp_is_compared_with_the_ar_ladder_at_its_own_psnr():
+    j = json.loads((results.RESULTS / "experiments" / "msp_joint.json")
+                   .read_text())["runs"]["0.0067"]
+    e2e = report.joint_msp()
+    ar = results.load_rd(results.result_path("kodak", "mbt2018"))["results"]
+    # the AR ladder's rate at the end-to-end model's PSNR, interpolated in
+    # log-rate between its two neighbouring λ points, brackets the answer
+    p, b = j["kodak"]["psnr-rgb"], j["kodak"]["bpp"]
+    i = np.searchsorted(ar["psnr-rgb"], p)
+    lo, hi = (100 * (b / ar["bpp"][k] - 1) for k in (i, i - 1))
+    assert lo - 1e-9 <= e2e["rate vs AR [%]"] <= hi + 1e-9
+    assert e2e["steps"] == 44_000          # the shipped AR model's recipe
+    assert j["recipe"]["train_config"] == {
+        **json.loads(results.DATA.joinpath(
+            "checkpoints", "mbt2018", "0.0067.json").read_text())
+        ["train_config"], "model": "msp-balanced"}
+    row = report.reproduction_table().iloc[0]
+    assert f"{e2e['rate vs AR [%]']:+.1f} % vs the AR ladder" in row.ours

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from lic_lib.checkpoints import checkpoint_path, export_run, load_checkpoint  # noqa: E402,E501
 from lic_lib.data import eval_images  # noqa: E402
-from lic_lib.evaluate import image_rows, measure_image  # noqa: E402
+from lic_lib.evaluate import image_rows, mean_rd_cost, measure_image  # noqa: E402,E501
 from lic_lib.results import RESULTS, provenance  # noqa: E402
 from lic_lib.codec import image_tensor  # noqa: E402
 from lic_lib.train import TrainConfig, rate_on_tiles, train  # noqa: E402
@@ -34,18 +34,11 @@ RUN = "runs/ms_from_hp"
 OUT = RESULTS / "experiments" / "mean_scale_warm_start.json"
 
 
-def rd_cost(rows: pd.DataFrame, lmbda: float) -> float:
-    """Mean over images of the training objective λ·255²·MSE + bpp, with
-    the MSE (on a 0–1 scale) recovered from each image's RGB PSNR."""
-    mse = 10 ** (-rows["psnr-rgb"] / 10)
-    return float(np.mean(lmbda * 255 ** 2 * mse + rows["bpp"]))
-
-
 def summary(rows: pd.DataFrame) -> dict:
     return {"images": len(rows), "bpp": float(rows["bpp"].mean()),
             "psnr-rgb": float(rows["psnr-rgb"].mean()),
             "ms-ssim-rgb": float(rows["ms-ssim-rgb"].mean()),
-            "rd_cost": rd_cost(rows, LMBDA)}
+            "rd_cost": mean_rd_cost(rows, LMBDA)}
 
 
 VARIANTS = {                       # name → (run folder, TrainConfig fields)
