@@ -94,7 +94,8 @@ def _add_train(sub) -> None:
     for f in dataclasses.fields(TrainConfig):
         if f.name == "model":
             continue
-        kind = {"int": int, "float": float, "bool": _bool}.get(
+        kind = {"int": int, "float": float, "bool": _bool,
+                "bool | None": _bool}.get(
             str(f.type), str)
         s.add_argument("--" + f.name.replace("_", "-"), dest=f.name,
                        type=kind, help=f"default {f.default}")
@@ -154,7 +155,7 @@ def _export(a: argparse.Namespace) -> None:
 
 
 def _ladder(a: argparse.Namespace) -> None:
-    from .train import train_ladders
+    from .ladder import train_ladders
     recipe = {k: v for k, v in (("crop", a.crop), ("batch_size", a.batch_size))
               if v is not None}
     train_ladders(a.model, a.root, jobs=a.jobs, hours=a.hours,
@@ -169,7 +170,10 @@ def _context(a: argparse.Namespace) -> None:
         for name in a.model:
             cfg = FrozenConfig(model=name, lmbda=lam,
                                iterations=a.iterations,
-                               refit=tuple(a.refit))
+                               refit=tuple(a.refit), sizes=tuple(a.sizes),
+                               **{k: v for k, v in (("crop", a.crop),
+                                                    ("crops", a.crops))
+                                  if v is not None})
             train_context(cfg, Path(a.root) / cfg.name / f"{lam:g}",
                           deadline=deadline)
             if deadline and time.time() >= deadline:
@@ -261,6 +265,13 @@ def _add_codec(sub) -> None:
     s.add_argument("--refit", nargs="+", default=[], metavar="PREFIX",
                    help="train these base parameters too (e.g. h_s.: the "
                         "hyper-synthesis, re-fit on the same latents)")
+    s.add_argument("--crop", type=int, help="side of the cached training "
+                   "crops (default 256)")
+    s.add_argument("--crops", type=int, help="number of cached training "
+                   "crops (default 2048)")
+    s.add_argument("--sizes", nargs="+", type=int, default=[],
+                   metavar="SIDE", help="train on windows of these sides "
+                   "(multiples of 64) of the cached crops, in turn")
     s.add_argument("--root", default="runs/context")
     s.add_argument("--hours", type=float,
                    help="stop (resumably) after this long")

@@ -27,7 +27,8 @@ from .checkpoints import LAMBDAS, checkpoint_path, load_checkpoint
 from .codec import decode_image, encode_image, image_tensor, pad_to
 from .data import dataset_files, eval_images
 from .metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
-from .results import provenance, result_path, save_rd
+from .results import (NonMonotonicLadder, ladder_violations, provenance,
+                      result_path, save_rd)
 
 __all__ = ["shipped_lambdas", "evaluate_model", "estimated_bpp", "result_name",
            "mean_rd_cost", "image_rows", "evaluate_codec", "codec_rows", "measure_image"]
@@ -79,7 +80,8 @@ def evaluate_model(model: str, dataset: str = "kodak",
                    lambdas: Sequence[float] | None = None,
                    limit: int | None = None, device: str = "cpu",
                    save: bool = True, progress: bool = False,
-                   log: Callable[[str], None] = print, lof=None) -> dict:
+                   log: Callable[[str], None] = print, lof=None,
+                   allow_non_monotonic: bool = False) -> dict:
     """RD points of ``model`` (one per λ) on ``dataset``, from real files.
 
     Every image's measurement is appended, as soon as it is made, to
@@ -89,6 +91,11 @@ def evaluate_model(model: str, dataset: str = "kodak",
     what is missing, in this session or a later one.  With ``lof`` (a
     :class:`~lic_lib.lof.LOFConfig`) every image is coded with latent
     overfitting and the result is named ``<model>+lof``.
+
+    A ladder whose bpp or PSNR does not rise with λ is not written
+    (:class:`~lic_lib.results.NonMonotonicLadder`, the rows stay cached)
+    unless ``allow_non_monotonic``: such a model gives a larger file at a
+    lower quality, which is a defect to fix, not a result to ship.
     """
     from tqdm.auto import tqdm
 
@@ -128,6 +135,12 @@ def evaluate_model(model: str, dataset: str = "kodak",
                             checkpoints_sha256=shas,
                             threads=torch.get_num_threads(),
                             **({"lof": settings} if settings else {}))}
+    bad = ladder_violations(res)
+    if bad and save and not allow_non_monotonic:
+        raise NonMonotonicLadder(
+            f"{name} on {dataset} is not monotonic in quality ("
+            + "; ".join(bad) + "): not written (allow it with "
+            "--allow-non-monotonic)")
     if save:
         log(f"wrote {save_rd(d, result_path(dataset, name))}")
     return d

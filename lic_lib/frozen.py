@@ -41,8 +41,8 @@ from .models import CompressionModel, build_model
 from .train import _device_name, lr_at
 
 __all__ = ["FrozenConfig", "transforms_bypassed", "latent_cache",
-           "context_model", "latent_bpp", "train_context", "trainable",
-           "export_context", "read_log"]
+           "context_model", "latent_crop", "latent_bpp", "train_context",
+           "trainable", "export_context", "read_log"]
 
 
 @dataclasses.dataclass
@@ -65,6 +65,9 @@ class FrozenConfig:
     refit: tuple[str, ...] = ()      # base parameters trained too, by
     #                                  name prefix: ("h_s.",) re-fits the
     #                                  hyper-synthesis on the same latents
+    sizes: tuple[int, ...] = ()      # crop sides (pixels, multiples of 64)
+    #                                  cut from the cached crops, one size
+    #                                  per step in turn; () = whole crops
 
     @property
     def name(self) -> str:
@@ -141,6 +144,21 @@ def context_model(name: str, lmbda: float, base: str = "mbt2018-mean",
     for n, p in net.named_parameters():
         p.requires_grad_(n in names)
     return net.to(device), names
+
+
+def latent_crop(y: torch.Tensor, side: int, crop: int
+                ) -> torch.Tensor:
+    """A random ``side``² window (in pixels) of latents ``y`` of ``crop``²
+    pixel crops, at an offset on ẑ's grid (64 pixels), so that one cache
+    of large crops trains on small and large images alike."""
+    f = crop // y.shape[-1]                   # pixels per latent (16)
+    if side % 64 or not 64 <= side <= crop:
+        raise ValueError(f"crop side {side} must be a multiple of 64 "
+                         f"within the cached {crop}² crops")
+    s, g = side // f, 64 // f
+    i, j = (g * int(torch.randint(0, (n - s) // g + 1, ()))
+            for n in y.shape[-2:])
+    return y[..., i:i + s, j:j + s]
 
 
 def latent_bpp(model: CompressionModel, y: torch.Tensor, pixels: int
@@ -224,7 +242,6 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
         torch.save(state, ckpt.with_suffix(".tmp"))
         ckpt.with_suffix(".tmp").replace(ckpt)
 
-    pixels = cfg.crop * cfg.crop
     bar = tqdm(total=cfg.iterations, initial=step, disable=not progress,
                desc=f"{cfg.name} on frozen {cfg.base} λ={cfg.lmbda:g}")
     t0, running = time.time() - elapsed, []
@@ -233,6 +250,10 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
         net.entropy_bottleneck.eval()        # ẑ rounded, as in decoding
         idx = torch.randint(0, len(ys), (cfg.batch_size,))
         y = ys[idx].to(device).float()
+        side = cfg.sizes[step % len(cfg.sizes)] if cfg.sizes else cfg.crop
+        if side != cfg.crop:
+            y = latent_crop(y, side, cfg.crop)
+        pixels = side * side
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         by, _ = latent_bpp(net, y, pixels)
@@ -277,7 +298,9 @@ def export_context(run_dir: str | Path, root: Path | None = None,
 
     ``as_model`` ships it under another registry name of the very same
     architecture (an ablation run ``msp-s1k2`` as the profile that is
-    defined as S=1, K=2, say); anything else is refused.
+    defined as S=1, K=2, say); anything else is refused.  A run that
+    re-fits the base model's own parameters replaces them in the base
+    checkpoint (:func:`_export_refit`).
     """
     from .data import sha256
     from .results import provenance
@@ -294,8 +317,7 @@ def export_context(run_dir: str | Path, root: Path | None = None,
         raise ValueError(f"{cfg.model} and {name} are different models")
     path = checkpoint_path(name, cfg.lmbda, root)
     if path == base:
-        raise ValueError(f"{run_dir} re-fits {cfg.base} itself: shipping it "
-                         f"would overwrite {base}")
+        return _export_refit(run_dir, state, cfg, base, base_rec)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.half() for k, v in state["model"].items()}, path)
     rows = read_log(run_dir)
@@ -319,6 +341,48 @@ def export_context(run_dir: str | Path, root: Path | None = None,
     path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     shutil.copyfile(run_dir / "log.csv", path.with_suffix(".csv"))
     return path
+
+
+def _export_refit(run_dir: Path, state: dict, cfg: FrozenConfig,
+                  base: Path, base_rec: dict) -> Path:
+    """Ship a re-fit of the base model's own parameters (``cfg.model ==
+    cfg.base``, e.g. its hyper-synthesis re-fit on larger crops) *in place*
+    of the base checkpoint: the re-fit parameters replace the shipped ones,
+    and the record keeps how the base was trained and adds how, on what
+    and by how much it was re-fit.  Context models trained on the old base
+    then refuse to load (its SHA-256 changed) until they are retrained."""
+    from .data import sha256
+    from .results import provenance
+    weights = torch.load(base, map_location="cpu", weights_only=True)
+    for k, v in state["model"].items():
+        if k not in weights:
+            raise ValueError(f"{k} of {run_dir} is not in {base}")
+        weights[k] = v.to(weights[k].dtype)
+    torch.save(weights, base)
+    rows = read_log(run_dir)
+    refits = list(base_rec.get("refits", []))
+    refits.append({
+        "parameters": list(cfg.refit), "iterations": cfg.iterations,
+        "crops": f"{cfg.batch_size} cached latents per step, windows of "
+                 + "/".join(f"{s}²" for s in cfg.sizes or (cfg.crop,))
+                 + f" pixels in turn, from {cfg.crops} crops of "
+                 f"{cfg.crop}²",
+        "loss": "rate of ŷ (transforms and density of ẑ frozen)",
+        "wall_time_s": round(state["elapsed"], 1),
+        "device": state.get("device", "cpu"),
+        "kodak_bpp_estimate": {"before": rows[0]["kodak_bpp"],
+                               "after": rows[-1]["kodak_bpp"],
+                               "images": cfg.kodak_images},
+        "previous_sha256": base_rec["sha256"],
+        "train_config": dataclasses.asdict(cfg),
+        **{k: v for k, v in provenance("train", 187).items()
+           if k in ("commit", "date")}})
+    record = {**base_rec, "sha256": sha256(base),
+              "bytes": base.stat().st_size, "refits": refits}
+    base.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    shutil.copyfile(run_dir / "log.csv",
+                    base.with_name(f"{base.stem}.refit.csv"))
+    return base
 
 
 def _same_architecture(a: str, b: str) -> bool:

@@ -36,7 +36,7 @@ from torch import nn
 
 from .codec import decode_image, encode_image, image_tensor, pad_to
 from .models import CompressionModel
-from .train import ste_quantization, straight_through_round
+from .quantizers import ste_quantization, straight_through_round
 
 __all__ = ["LOFConfig", "LOFResult", "overfit", "encode_lof",
            "latents_fixed", "rd_cost", "sga_round", "compare_settings"]

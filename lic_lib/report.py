@@ -213,7 +213,7 @@ def baseline_summary(models: list[str] | None = None) -> pd.DataFrame:
     folder size."""
     from .checkpoints import training_records
     from .models import BASELINES
-    from .train import MAIN_LAMBDA
+    from .ladder import MAIN_LAMBDA
     records = training_records(list(models or BASELINES))
     names = [m for m in records.model.unique()
              if result_path("kodak", m).exists()]

@@ -24,13 +24,16 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .config import DATA, RESULTS, ROOT
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["load_rd", "save_rd", "provenance", "rd_table", "result_path",
-           "load_results", "ANCHORS"]
+           "load_results", "ladder_violations", "NonMonotonicLadder",
+           "ANCHORS"]
 
 #: Published results copied from CompressAI (see data/anchors/README.md).
 ANCHORS = DATA / "anchors"
@@ -56,6 +59,28 @@ def save_rd(d: dict, path: str | Path) -> Path:
     tmp.write_text(json.dumps(d, indent=2) + "\n")
     os.replace(tmp, path)
     return path
+
+
+class NonMonotonicLadder(ValueError):
+    """A model's RD points do not rise with quality (see
+    :func:`ladder_violations`)."""
+
+
+def ladder_violations(results: dict, param: str = "lmbda") -> list[str]:
+    """Where a ladder is not monotonic: bpp and PSNR must both rise
+    strictly with ``param`` (λ), or a user who picks a lower quality does
+    not get a smaller file.  One line per offending pair of neighbours;
+    empty when the ladder is fine."""
+    order = sorted(range(len(results[param])),
+                   key=lambda i: results[param][i])
+    bad = []
+    for key in ("bpp", "psnr-rgb"):
+        vals = [results[key][i] for i in order]
+        for (i, a), (j, b) in zip(zip(order, vals), zip(order[1:], vals[1:])):
+            if not b > a:
+                bad.append(f"{key} {a:.4f} at {param} {results[param][i]:g}"
+                           f" but {b:.4f} at {results[param][j]:g}")
+    return bad
 
 
 def result_path(dataset: str, name: str) -> Path:
@@ -114,6 +139,7 @@ def rd_table(paths: list[str | Path] | dict[str, str | Path]) -> pd.DataFrame:
     label → path.  Columns: codec, bpp, psnr-rgb, ms-ssim-rgb (NaN when a
     file lacks it), encoding_time, decoding_time.
     """
+    import pandas as pd
     items = paths.items() if isinstance(paths, dict) else \
         [(None, p) for p in paths]
     frames = []

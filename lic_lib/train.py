@@ -10,10 +10,10 @@ The recipe (every knob is a field of :class:`TrainConfig`):
   parameters);
 * Adam, linear warm-up, learning rate ×0.1 at ``lr_drop`` of the run,
   gradient clipping;
-* on a CPU, the four transforms (g_a, g_s, h_a, h_s) run under bfloat16
-  autocast in channels-last layout — 1.6–1.8× faster per step on this
-  project's 2-core AMD EPYC — while likelihoods and entropy models stay
-  fp32;
+* on a CPU with native bf16 arithmetic, the four transforms (g_a, g_s,
+  h_a, h_s) run under bfloat16 autocast in channels-last layout while
+  likelihoods and entropy models stay fp32; elsewhere fp32
+  (:mod:`lic_lib.precision` decides, and the run's log says which);
 * an optional final phase (``finetune_iterations``) freezes g_a, g_s
   and h_a and trains the probability model on *rounded* latents, as the
   encoder will code them, instead of on noisy ones.
@@ -32,15 +32,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import functools
-import json
 import math
 import os
 import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import nn
@@ -49,10 +47,11 @@ from .codec import image_tensor
 from .config import get_device
 from .data import RandomCrops, eval_images
 from .models import CompressionModel, RateDistortionLoss, build_model
+from .precision import bf16_transforms, use_bf16
+from .quantizers import ste_quantization
 
 __all__ = ["TrainConfig", "train", "lr_at", "evaluate_likelihood_rd",
-           "bf16_transforms", "ste_quantization", "ladder_plan",
-           "redo_final_phase", "train_ladders", "rate_on_tiles"]
+           "redo_final_phase", "rate_on_tiles"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,9 @@ class TrainConfig:
     lr_drop: float = 0.7           # ×0.1 from this fraction of the run on
     clip: float = 1.0              # gradient-norm clip
     aux_lr: float = 1e-3
-    bf16: bool = True              # autocast the transforms (CPU only)
+    bf16: bool | None = None       # autocast the transforms in bf16 (CPU
+    #                                only); None: where the CPU has native
+    #                                bf16 (lic_lib.precision)
     log_every: int = 100           # steps between training rows in the log
     val_every: int = 2_000         # steps between validation rows in the log
     val_images: int = 8            # CID22 val/ images used for validation
@@ -93,80 +94,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     if step >= cfg.lr_drop * cfg.iterations:
         return cfg.lr * 0.1
     return cfg.lr
-
-
-_TRANSFORMS = ("g_a", "g_s", "h_a", "h_s")
-
-
-@contextlib.contextmanager
-def bf16_transforms(model: nn.Module, enabled: bool = True) -> Iterator[None]:
-    """Run the model's transforms under CPU bfloat16 autocast.
-
-    Only ``g_a``, ``g_s``, ``h_a`` and ``h_s`` are wrapped (their outputs
-    cast back to fp32), so the entropy models and likelihoods stay in fp32;
-    the wrapping is undone on exit and never touches the state dict.
-    """
-    wrapped = []
-    if enabled:
-        for name in _TRANSFORMS:
-            mod = getattr(model, name, None)
-            if mod is None:
-                continue
-
-            def forward(*args, _f=mod.forward, **kw):
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    return _f(*args, **kw).float()
-
-            mod.forward = forward
-            wrapped.append(mod)
-    try:
-        yield
-    finally:
-        for mod in wrapped:
-            del mod.forward                  # back to the class's forward
-
-
-def straight_through_round(r: torch.Tensor) -> torch.Tensor:
-    """round(r) forward, the identity backward."""
-    return r + (torch.round(r) - r).detach()
-
-
-def _surrogate_quantize(inputs, mode, means=None, _original=None,
-                        _when=None, _round=None):
-    if mode != "noise" or not _when():
-        return _original(inputs, mode, means)
-    r = inputs if means is None else inputs - means
-    r = _round(r)
-    return r if means is None else r + means
-
-
-@contextlib.contextmanager
-def ste_quantization(model: nn.Module, when: Callable[[], bool]
-                     = lambda: True,
-                     rounding: Callable[[torch.Tensor], torch.Tensor]
-                     = straight_through_round) -> Iterator[None]:
-    """Train with real rounding and straight-through gradients.
-
-    While ``when()`` is true, CompressAI's entropy models round where they
-    would add uniform noise in training mode, and the gradient passes
-    through the rounding as if it were the identity.  Rate and distortion
-    then see the values the coder will code, and the rate still sees the
-    predicted means (ŷ − μ is rounded with gradient −1 with respect to μ).
-    ``rounding`` (applied to y − μ) swaps in another differentiable
-    surrogate, e.g. the annealed soft rounding of latent overfitting.
-    """
-    patched = []
-    for m in model.modules():
-        if hasattr(m, "likelihood_lower_bound"):       # entropy models
-            m.quantize = functools.partial(
-                _surrogate_quantize, _original=m.quantize, _when=when,
-                _round=rounding)
-            patched.append(m)
-    try:
-        yield
-    finally:
-        for m in patched:
-            del m.quantize
 
 
 def _split_params(model: nn.Module):
@@ -301,7 +228,8 @@ class _Run:
         self.opt = _adam(main_p, cfg.lr, self.device)
         self.aux_opt = _adam(aux_p, cfg.aux_lr, self.device)
         self.step, self.elapsed = 0, 0.0
-        self.devices = [[_device_name(self.device), 0]]  # [name, from step]
+        self.bf16, self.why_precision = use_bf16(cfg.bf16, self.device)
+        self.devices = [[self.device_name, 0]]      # [name, from step]
         self.ckpt = run_dir / "last.pt"
         if self.ckpt.exists():
             self._resume()
@@ -342,8 +270,8 @@ class _Run:
         self.model.load_state_dict(state["model"])
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.devices = state.get("devices", [[state["device"], 0]])
-        if self.devices[-1][0] != _device_name(self.device):
-            self.devices.append([_device_name(self.device), self.step])
+        if self.devices[-1][0] != self.device_name:
+            self.devices.append([self.device_name, self.step])
         if self.step > self.cfg.iterations:      # inside the final phase
             _finetune_mode(self.model)
         self.opt = _optimizer_like(self.model, self.opt, state["opt"],
@@ -353,6 +281,11 @@ class _Run:
         rng = rng if isinstance(rng, torch.Tensor) else rng[self.rank]
         torch.set_rng_state(rng)
         self.log(f"resumed {self.run_dir} at step {self.step}")
+
+    @property
+    def device_name(self) -> str:
+        """The device and the arithmetic of the transforms, as recorded."""
+        return _device_name(self.device, "bf16" if self.bf16 else "fp32")
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One optimiser step of the RD loss and one of the aux loss."""
@@ -395,7 +328,7 @@ class _Run:
                               "opt": self.opt.state_dict(),
                               "aux_opt": self.aux_opt.state_dict(),
                               "step": self.step, "elapsed": self.elapsed,
-                              "device": _device_name(self.device),
+                              "device": self.device_name,
                               "devices": self.devices,
                               "world_size": self.world,
                               "rng": rng[0] if self.world == 1 else rng})
@@ -423,8 +356,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
     end = min(cfg.total, stop_at or cfg.total)
     log_path = run_dir / "log.csv"
     fields = ["step", "lr", "loss", "bpp", "mse", "psnr", "aux",
-              "val_bpp", "val_psnr", "elapsed_s"]
+              "val_bpp", "val_psnr", "elapsed_s", "precision"]
     new_log = not log_path.exists()
+    if not new_log:                     # a log begun before a new column
+        with open(log_path, newline="") as f:
+            fields = next(csv.reader(f), fields)
     with open(log_path, "a", newline="") if lead else \
             contextlib.nullcontext() as f:
         writer = csv.DictWriter(f, fieldnames=fields) if lead else None
@@ -437,8 +373,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
         run.model.train()
         rounding = (lambda: cfg.quantizer == "ste"
                     or run.step >= cfg.iterations)  # final phase rounds
-        with bf16_transforms(run.model, cfg.bf16 and
-                             run.device.type == "cpu"), \
+        precision = "bf16" if run.bf16 else "fp32"
+        if lead:
+            log(f"{run_dir}: transforms in {precision} "
+                f"({run.why_precision})")
+        with bf16_transforms(run.model, run.bf16), \
                 ste_quantization(run.model, rounding):
             while run.step < end:
                 t0 = time.perf_counter()
@@ -453,15 +392,18 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
                            "bpp": float(terms["bpp"]), "mse": mse,
                            "psnr": 10 * math.log10(1 / max(mse, 1e-10)),
                            "aux": float(terms["aux"]),
-                           "elapsed_s": round(run.elapsed, 1)}
+                           "elapsed_s": round(run.elapsed, 1),
+                           "precision": precision}
                 if lead and (step % cfg.val_every == 0 or step == cfg.total):
                     v = evaluate_likelihood_rd(run.model, run.val)
-                    row = (row or {"step": step}) | {
+                    row = (row or {"step": step,
+                                   "precision": precision}) | {
                         "val_bpp": v["bpp"], "val_psnr": v["psnr"]}
                     bar.set_postfix(bpp=f"{v['bpp']:.3f}",
                                     psnr=f"{v['psnr']:.2f}")
                 if lead and row:
-                    writer.writerow(row)
+                    writer.writerow({k: v for k, v in row.items()
+                                     if k in fields})
                     f.flush()
                 due = time.monotonic() - last_save > cfg.checkpoint_seconds
                 late = deadline is not None and time.time() >= deadline
@@ -504,11 +446,14 @@ def redo_final_phase(run_dir: str | Path) -> None:
     os.replace(tmp, log)
 
 
-def _device_name(device: torch.device) -> str:
+def _device_name(device: torch.device, precision: str | None = None
+                 ) -> str:
+    """E.g. ``cpu (x86_64, 2 threads, fp32)`` or the GPU's name."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    extra = f", {precision}" if precision else ""
     return f"cpu ({platform.processor() or platform.machine()}, " \
-        f"{torch.get_num_threads()} threads)"
+        f"{torch.get_num_threads()} threads{extra})"
 
 
 def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
@@ -533,176 +478,15 @@ def _load_optimizer(opt: torch.optim.Optimizer, state: dict,
     for g in opt.param_groups:
         g["fused"] = device.type == "cuda"
 
-
-#: The λ ladder is trained outwards from its middle: the main λ from
-#: scratch, each other λ warm-started from its trained neighbour.  Five of
-#: the six qualities are trained: the checkpoint budget of the repository
-#: (≈ 80 MB) holds five λ of the four baselines (≈ 63 MB) and the context
-#: models; quality 6 (λ = 0.0483) is left out.
-MAIN_LAMBDA = 0.0067
-_NEIGHBOUR = {0.0035: 0.0067, 0.013: 0.0067, 0.0018: 0.0035,
-              0.025: 0.013}
-
-
-def ladder_plan(model: str, root: str | Path = "runs", main_iterations:
-                int = 40_000, main_finetune: int = 4_000, iterations: int =
-                8_000, finetune: int = 2_000, **overrides
-                ) -> list[tuple[TrainConfig, Path]]:
-    """(config, run folder) for every λ of the ladder, in training order."""
-    root = Path(root) / model
-    plan = [(TrainConfig(model=model, lmbda=MAIN_LAMBDA,
-                         iterations=main_iterations,
-                         finetune_iterations=main_finetune, **overrides),
-             root / f"{MAIN_LAMBDA:g}")]
-    for lam, parent in _NEIGHBOUR.items():
-        plan.append((TrainConfig(
-            model=model, lmbda=lam, iterations=iterations,
-            finetune_iterations=finetune, warmup=0,
-            init_from=str(root / f"{parent:g}" / "last.pt"), **overrides),
-            root / f"{lam:g}"))
-    return plan
-
-
 def _same_recipe(saved: dict, cfg: TrainConfig) -> bool:
     """Whether a saved config (``last.pt`` or a checkpoint record) is the
-    run ``cfg`` describes.  Where the warm-start weights were read from
-    does not count: a finished run's ``last.pt`` and its shipped fp16
-    export are the same weights, to fp16 rounding."""
+    run ``cfg`` describes.  Two fields do not count: where the warm-start
+    weights were read from (a finished run's ``last.pt`` and its shipped
+    fp16 export are the same weights, to fp16 rounding) and ``bf16``, the
+    arithmetic of the transforms, which follows the machine a run happens
+    to be on (:mod:`lic_lib.precision`) and changes speed, not the recipe.
+    """
     default = dataclasses.asdict(TrainConfig())
     return all(saved.get(k, default[k]) == v
                for k, v in dataclasses.asdict(cfg).items()
-               if k != "init_from")
-
-
-def _warm_start(parent: TrainConfig, parent_dir: Path) -> str | None:
-    """The weights a run warm-starts from, once its parent is done: the
-    parent's finished ``last.pt``, or else its shipped checkpoint if that
-    was trained with the same recipe (so a ladder can be finished in a
-    later session, or on another machine, from what is committed)."""
-    if _finished(parent, parent_dir):
-        return str(parent_dir / "last.pt")
-    shipped = _shipped(parent)
-    return str(shipped) if shipped else None
-
-
-def _shipped(cfg: TrainConfig) -> Path | None:
-    """The shipped checkpoint of ``cfg``'s model and λ, if it was trained
-    with this recipe."""
-    from .checkpoints import checkpoint_path
-    path = checkpoint_path(cfg.model, cfg.lmbda)
-    meta = path.with_suffix(".json")
-    if path.exists() and meta.exists() and _same_recipe(
-            json.loads(meta.read_text())["train_config"], cfg):
-        return path
-    return None
-
-
-def _finished(cfg: TrainConfig, run_dir: Path) -> bool:
-    done = run_dir / "last.pt"
-    return done.exists() and torch.load(
-        done, map_location="cpu", weights_only=True)["step"] >= cfg.total
-
-
-def _train_job(cfg: TrainConfig, run_dir: Path, deadline: float | None,
-               threads: int) -> None:
-    """Body of one ladder run in its own process (see train_ladders)."""
-    torch.set_num_threads(threads)
-    train(cfg, run_dir, progress=False, deadline=deadline,
-          log=lambda m: print(m, flush=True))
-
-
-def train_ladders(models: list[str], root: str | Path = "runs",
-                  jobs: int = 1, hours: float | None = None,
-                  progress: bool = True, log: Callable[[str], None] = print,
-                  last_start: float | None = None,
-                  **plan_kw) -> list[Path]:
-    """Train (resuming) and export every λ of each model in ``models``.
-
-    With ``jobs=1`` the runs go one after the other in this process.  With
-    more, up to ``jobs`` runs train at once, each in its own process (on a
-    GPU, small models leave it mostly idle, so several fill it better), a
-    run starting as soon as the run it is warm-started from is done; main
-    λ first, for every model, then outwards.  ``hours`` bounds the wall
-    time: at the deadline every run saves its checkpoint and stops, and
-    calling again resumes them.  ``last_start`` (hours) stops starting
-    new runs after that long, so that a session does not end with runs
-    that are barely begun.  Returns the exported checkpoints.
-    """
-    from .checkpoints import export_run
-
-    plans = [ladder_plan(m, root, **plan_kw) for m in models]
-    queue = [job for ring in zip(*plans) for job in ring]   # main λ first
-    deadline = time.time() + hours * 3600 if hours else None
-    no_new = time.time() + last_start * 3600 if last_start else None
-    exported: list[Path] = []
-    by_dir = {run_dir: cfg for cfg, run_dir in queue}
-
-    def ready(cfg: TrainConfig) -> TrainConfig | None:
-        """``cfg`` with its warm-start source, or None if not yet."""
-        if not cfg.init_from:
-            return cfg
-        up = Path(cfg.init_from).parent
-        src = _warm_start(by_dir[up], up)
-        return dataclasses.replace(cfg, init_from=src) if src else None
-
-    def export(run_dir: Path) -> None:
-        exported.append(export_run(run_dir))
-        log(f"exported {exported[-1]}")
-
-    if jobs == 1:
-        for cfg, run_dir in queue:
-            now = time.time()
-            if (deadline and now >= deadline) or (no_new and now >= no_new):
-                break
-            if _shipped(cfg):
-                continue                     # done earlier: record stays
-            if not _finished(cfg, run_dir):
-                if (cfg := ready(cfg)) is None:
-                    log(f"{run_dir}: its warm start is not trained yet")
-                    continue
-                train(cfg, run_dir, progress=progress, log=log,
-                      deadline=deadline)
-            if _finished(cfg, run_dir):
-                export(run_dir)
-        return exported
-
-    import multiprocessing as mp
-    ctx = mp.get_context("spawn")           # fresh CUDA state per process
-    threads = max(1, (os.cpu_count() or 2) // jobs)
-    shipped = {run_dir for cfg, run_dir in queue if _shipped(cfg)}
-    done = {run_dir for cfg, run_dir in queue if _finished(cfg, run_dir)}
-    for d in sorted(done - shipped):     # shipped: the record stays as is
-        export(d)
-    done |= shipped
-    running: dict[Path, tuple[TrainConfig, mp.Process]] = {}
-    waiting = [(c, d) for c, d in queue if d not in done]
-    while waiting or running:
-        for run_dir, (cfg, proc) in list(running.items()):
-            if proc.is_alive():
-                continue
-            del running[run_dir]
-            if proc.exitcode == 0 and _finished(cfg, run_dir):
-                done.add(run_dir)
-                export(run_dir)
-            elif proc.exitcode != 0:        # its dependents are dropped
-                log(f"{run_dir} failed (exit code {proc.exitcode})")
-        now = time.time()
-        late = (deadline is not None and now >= deadline) or \
-            (no_new is not None and now >= no_new)
-        for cfg, run_dir in list(waiting):
-            up = Path(cfg.init_from).parent if cfg.init_from else None
-            parent_done = up is None or up in done
-            pending = up in running or any(up == d for _, d in waiting)
-            if late or not (parent_done or pending):
-                waiting.remove((cfg, run_dir))   # cannot start (now)
-            elif parent_done and len(running) < jobs:
-                started = ready(cfg)             # reads the parent once
-                waiting.remove((cfg, run_dir))
-                proc = ctx.Process(target=_train_job,
-                                   args=(started, run_dir, deadline,
-                                         threads))
-                proc.start()
-                running[run_dir] = (started, proc)
-                log(f"started {run_dir}")
-        time.sleep(1.0)
-    return exported
+               if k not in ("init_from", "bf16"))

@@ -1,20 +1,27 @@
-"""Open every page of the built book in headless Chromium, as a reader
+r"""Open every page of the built book in headless Chromium, as a reader
 would, and fail on what a reader would see go wrong.
 
     python tests/check_rendered_book.py HTML_DIR [--screenshots DIR]
 
 For each page Chromium renders the DOM (``--dump-dom``) and takes a
-screenshot of the whole page (a window 12,000 pixels tall).  A page fails on: a Python traceback, a cell's stderr or error
-output, a Sphinx error box (``system-message``, ``problematic``), an image
-that is missing or not a readable picture, a chapter page without any
-figure, or a blank screenshot.  Run by ``make browser-check`` after the
-book is built (``make test`` does both); Chromium is Debian's package
-(``make system-deps`` installs it).
+screenshot of the whole page (a window 12,000 pixels tall).  Chromium runs
+with no network at all (every host name fails to resolve and every other
+request goes to a dead proxy; only ``file://`` loads), so a page that needs
+a CDN fails here as it would for an offline reader.  A page fails on: a
+Python traceback, a cell's stderr or error output, a Sphinx error box
+(``system-message``, ``problematic``), an image that is missing or not a
+readable picture, a chapter page without any figure, math that MathJax did
+not typeset (a raw ``\(``, ``\)``, ``\[``, ``\]`` or ``$$`` in the visible
+text, outside code blocks) or that it typeset as a TeX error, or a blank
+screenshot.  Run by ``make browser-check`` after the book is built
+(``make test`` does both); Chromium is Debian's package (``make
+system-deps`` installs it).
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import re
 import shutil
@@ -28,17 +35,57 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 from PIL import Image
 
-#: Flags for a root user on a machine with no outside network.
+#: Flags for a root user; the last three cut Chromium off any network
+#: (loopback included): host names do not resolve, and requests to an IP
+#: go to a proxy on a closed port.  Pages load as ``file://`` all the same.
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync",
          "--allow-file-access-from-files", "--hide-scrollbars",
-         "--virtual-time-budget=5000"]
+         "--virtual-time-budget=5000",
+         "--host-resolver-rules=MAP * ~NOTFOUND",
+         "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]
 #: Classes that mark an error a reader would see.
 BAD_CLASSES = re.compile(r'class="[^"]*\b(traceback|stderr|output_error|'
                          r'system-message|problematic)\b')
 IMG = re.compile(r'<img\b[^>]*\bsrc="([^"]+)"')
 CHAPTER = re.compile(r"^\d\d_.*\.html$")
+#: Elements whose text a reader does not see as prose: scripts (MathJax's
+#: own ``math/tex`` ones included), code, and what MathJax typeset.
+HIDDEN = re.compile(r"<(script|style|noscript|template|textarea|pre|code|"
+                    r"mjx-container)\b.*?</\1\s*>|<!--.*?-->",
+                    re.I | re.S)
+TAG = re.compile(r"<[^>]*>")
+#: TeX delimiters that are only left in the text if MathJax never ran.
+RAW_MATH = re.compile(r"\\[()\[\]]|\$\$")
+#: How MathJax 3 shows TeX it could not parse.
+MATH_ERROR = re.compile(r"<mjx-merror\b([^>]*)>", re.I)
+ERROR_TEXT = re.compile(r'\bdata-mjx-error="([^"]*)"')
+
+
+def visible_text(dom: str) -> str:
+    """The text of the page's body as a reader sees it (not code)."""
+    body = re.search(r"<body\b.*", dom, re.I | re.S)
+    text = HIDDEN.sub(" ", body.group(0) if body else dom)
+    return html.unescape(TAG.sub(" ", text))
+
+
+def raw_math(dom: str) -> list[str]:
+    """Problems with the math of a rendered page: TeX left untypeset in
+    the visible text (MathJax did not load or run), or a TeX error."""
+    problems = []
+    text = visible_text(dom)
+    found = sorted(set(RAW_MATH.findall(text)))
+    if found:
+        m = RAW_MATH.search(text)
+        snippet = " ".join(text[max(0, m.start() - 30):m.end() + 40].split())
+        problems.append(f"raw math not typeset ({' '.join(found)}), "
+                        f'e.g. "{snippet}"')
+    for attrs in sorted(set(MATH_ERROR.findall(dom))):
+        err = ERROR_TEXT.search(attrs)
+        problems.append("a TeX error in math"
+                        + (f": {html.unescape(err.group(1))}" if err else ""))
+    return problems
 
 
 def chromium() -> str:
@@ -75,6 +122,7 @@ def check_page(browser: str, page: Path, shots: Path) -> list[str]:
         problems.append("a Python traceback")
     for m in sorted(set(BAD_CLASSES.findall(dom))):
         problems.append(f"an element of class {m!r}")
+    problems += raw_math(dom)
     figures = 0
     for src in IMG.findall(dom):
         parsed = urlparse(src)

@@ -10,7 +10,8 @@ import torch
 
 from lic_lib import checkpoints as ck
 from lic_lib.frozen import (FrozenConfig, context_model, export_context,
-                            kodak_rate, train_context, _kodak_latents)
+                            kodak_rate, latent_crop, train_context,
+                            _kodak_latents)
 from test_train import needs_train
 
 BASE = ("mbt2018-mean", 0.0067)
@@ -55,17 +56,55 @@ def test_refit_trains_the_named_base_parameters_and_nothing_else():
     assert not any(n.startswith("entropy_bottleneck") for n in names)
 
 
+def test_latent_windows_sit_on_the_hyperprior_grid():
+    y = torch.arange(32 * 32.0).reshape(1, 1, 32, 32)    # a 512² crop
+    torch.manual_seed(0)
+    for side in (64, 128, 256, 512):
+        for _ in range(20):
+            w = latent_crop(y, side, 512)
+            assert w.shape[-2:] == (side // 16, side // 16)
+            i, j = divmod(int(w[0, 0, 0, 0]), 32)
+            assert i % 4 == 0 and j % 4 == 0          # 64-pixel offsets
+            assert torch.equal(w, y[..., i:i + side // 16, j:j + side // 16])
+    for bad in (96, 1024, 32):
+        with pytest.raises(ValueError, match="multiple of 64"):
+            latent_crop(y, bad, 512)
+
+
 @needs_train
-def test_refit_of_the_base_itself_is_never_shipped_over_it(tmp_path):
+def test_refit_of_the_base_replaces_only_its_parameters(tmp_path):
     cfg = FrozenConfig(model="mbt2018-mean", refit=("h_s.",), crops=8,
-                       crop=64, batch_size=2, iterations=2, log_every=2,
-                       kodak_images=1)
+                       crop=128, sizes=(64, 128), batch_size=2,
+                       iterations=2, log_every=2, kodak_images=1)
     train_context(cfg, tmp_path / "r", progress=False, log=lambda _: None,
                   cache=tmp_path / "lat")
-    before = ck.sha256(ck.checkpoint_path(*BASE))
-    with pytest.raises(ValueError, match="would overwrite"):
-        export_context(tmp_path / "r")
-    assert ck.sha256(ck.checkpoint_path(*BASE)) == before
+    real = ck.checkpoint_path(*BASE)
+    before = ck.sha256(real)
+    root = tmp_path / "ckpt"
+    for suffix in (".pt", ".json"):
+        dst = ck.checkpoint_path(*BASE, root).with_suffix(suffix)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(real.with_suffix(suffix), dst)
+    old = torch.load(real, weights_only=True)
+    path = export_context(tmp_path / "r", root)
+    assert path == ck.checkpoint_path(*BASE, root)
+    assert ck.sha256(real) == before                  # the shipped one
+    new = torch.load(path, weights_only=True)
+    run = torch.load(tmp_path / "r" / "last.pt", weights_only=True)["model"]
+    assert set(new) == set(old) and run and all(k.startswith("h_s.")
+                                                 for k in run)
+    for k, v in new.items():
+        assert v.dtype == old[k].dtype, k
+        assert torch.equal(v, run[k].to(v.dtype) if k in run else old[k]), k
+    rec = json.loads(path.with_suffix(".json").read_text())
+    assert rec["sha256"] == ck.sha256(path) != before
+    (refit,) = rec["refits"]
+    assert refit["previous_sha256"] == before
+    assert refit["parameters"] == ["h_s."] and "64²/128²" in refit["crops"]
+    assert rec["iterations"] == json.loads(
+        real.with_suffix(".json").read_text())["iterations"]
+    net, _ = ck.load_checkpoint(*BASE, root=root)     # SHA-256 checks out
+    assert torch.equal(net.h_s[0].weight, run["h_s.0.weight"].half().float())
 
 
 @needs_train

@@ -199,7 +199,7 @@ def test_a_patched_surrogate_reaches_contexts_synthesis_and_rate():
     reconstruction as the eval pass.  Under the soft rounding of LOF the
     gradient of the rate reaches y through the contexts too."""
     from lic_lib.lof import latents_fixed, sga_round
-    from lic_lib.train import ste_quantization
+    from lic_lib.quantizers import ste_quantization
     net = build("S2K2-checkerboard")
     x = torch.rand(1, 3, 128, 192, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():

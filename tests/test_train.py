@@ -32,6 +32,12 @@ def test_resume_is_exact(tmp_path):
         torch.testing.assert_close(sa[k], sb[k], rtol=0, atol=0, msg=k)
     rows = (tmp_path / "b" / "log.csv").read_text().splitlines()
     assert rows[0].startswith("step,lr,loss")
+    # the arithmetic the CPU chose is recorded in the log and the state
+    from lic_lib.precision import use_bf16
+    chosen = "bf16" if use_bf16(None, torch.device("cpu"))[0] else "fp32"
+    assert rows[0].endswith(",precision") and rows[1].endswith("," + chosen)
+    state = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert state["device"].endswith(f", {chosen})"), state["device"]
     # finetune phase froze the synthesis transform, and the weights before
     # it were kept
     assert not any(p.requires_grad for p in b.g_s.parameters())
@@ -70,7 +76,7 @@ def test_resume_refuses_other_config(tmp_path):
 
 def test_ste_quantization_rounds_with_identity_gradient():
     from lic_lib.models import build_model
-    from lic_lib.train import ste_quantization
+    from lic_lib.quantizers import ste_quantization
     torch.manual_seed(0)
     m = build_model("mbt2018-mean", N=16, M=24).train()
     gc = m.gaussian_conditional
@@ -92,7 +98,7 @@ def test_final_phase_rate_sees_the_means():
     """In the final (rounded) phase the rate must depend on μ; with plain
     eval-mode rounding its gradient w.r.t. μ was zero and the rate blew up."""
     from lic_lib.models import build_model
-    from lic_lib.train import ste_quantization
+    from lic_lib.quantizers import ste_quantization
     torch.manual_seed(0)
     m = build_model("mbt2018-mean", N=16, M=24).train()
     y = torch.randn(1, 24, 4, 4) * 3
@@ -155,7 +161,7 @@ def test_parallel_ladder_trains_and_exports_every_lambda(tmp_path,
     from a finished neighbour (else loading its weights fails) and is
     exported once done."""
     import lic_lib.checkpoints as ck
-    from lic_lib.train import ladder_plan, train_ladders
+    from lic_lib.ladder import ladder_plan, train_ladders
     monkeypatch.setattr(ck, "CHECKPOINTS", tmp_path / "ckpt")
     kw = dict(main_iterations=3, main_finetune=1, iterations=2, finetune=1,
               **{k: v for k, v in TINY.items() if k not in (
@@ -190,7 +196,7 @@ def test_parallel_ladder_trains_and_exports_every_lambda(tmp_path,
 
 @needs_train
 def test_last_start_starts_nothing_new(tmp_path):
-    from lic_lib.train import train_ladders
+    from lic_lib.ladder import train_ladders
     kw = dict(main_iterations=3, main_finetune=1, iterations=2, finetune=1,
               **{k: v for k, v in TINY.items() if k not in (
                   "model", "iterations", "finetune_iterations", "warmup")})
@@ -204,10 +210,10 @@ def test_last_start_starts_nothing_new(tmp_path):
 def test_cli_ladder_passes_another_recipe(monkeypatch, tmp_path):
     """`lic ladder --crop 256` must reach the plan: a shipped 128² model
     is then not "done", so the whole ladder retrains on the new crops."""
-    from lic_lib import cli, train
-    from lic_lib.train import _shipped, ladder_plan
+    from lic_lib import cli, ladder
+    from lic_lib.ladder import _shipped, ladder_plan
     seen = {}
-    monkeypatch.setattr(train, "train_ladders",
+    monkeypatch.setattr(ladder, "train_ladders",
                         lambda models, root, **kw: seen.update(kw) or [])
     assert cli.main(["ladder", "--model", "mbt2018-mean", "--root",
                      str(tmp_path), "--crop", "256", "--batch-size", "4"]) == 0

@@ -310,7 +310,7 @@ class MSP(MeanScaleHyperprior):
         passed straight through the rounding (Minnen & Singh 2020).
 
         When a rounding surrogate is patched into the entropy model
-        (:func:`lic_lib.train.ste_quantization`, e.g. the soft rounding of
+        (:func:`lic_lib.quantizers.ste_quantization`, e.g. the soft rounding of
         latent overfitting), contexts, synthesis *and* rate all see that
         surrogate's values, so that its gradients are consistent."""
         y = self.g_a(x)

@@ -3,7 +3,8 @@ import json, os, sys, time, csv
 from pathlib import Path
 import multiprocessing as mp
 sys.path.insert(0, os.getcwd())
-from lic_lib.train import TrainConfig, _train_job
+from lic_lib.train import TrainConfig
+from lic_lib.ladder import _train_job
 ITERS = int(os.environ.get("BENCH_ITERS", 500))
 
 def rate(run):

@@ -37,7 +37,7 @@ def crossdev(models):
 
 
 def pack(models):
-    from lic_lib.train import ladder_plan, _finished
+    from lic_lib.ladder import ladder_plan, _finished
     ck = Path("data/checkpoints")
     files = [f for m in models if (ck / m).exists()
              for f in sorted((ck / m).glob("*"))
@@ -66,7 +66,7 @@ def pack(models):
 if __name__ == "__main__":
     START = time.time()
     seconds, models = float(sys.argv[1]), sys.argv[2:]
-    from lic_lib.train import train_ladders
+    from lic_lib.ladder import train_ladders
     recipe = {"crop": int(os.environ["CROP"])} if "CROP" in os.environ else {}
     train_ladders(models, RUNS, jobs=8, hours=seconds / 3600,
                   log=lambda m: print(f"{time.time() - START:.0f} s: {m}", flush=True),
