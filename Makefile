@@ -13,7 +13,10 @@ export LIC_DATA_DIR ?= $(abspath ../shared/data)
 .PHONY: book test venv system-deps pytest nbval book-ci browser-check anchors vvc reproduce clean
 
 book: venv system-deps  ## execute every chapter, site in _build/html
-	LIC_PROFILE=$${LIC_PROFILE:-book} $(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "executing every chapter ($${LIC_PROFILE:-book} profile); see README for the time"
+	@mkdir -p _build
+	set -o pipefail; LIC_PROFILE=$${LIC_PROFILE:-book} $(BIN)/jupyter-book build . $(JB_FLAGS) 2>&1 | tee _build/book.log
+	@$(BIN)/python tools/book_times.py _build/book.log
 	@echo "open _build/html/index.html"
 
 test: venv system-deps pytest nbval book-ci browser-check  ## everything CI runs
@@ -26,7 +29,9 @@ nbval: venv  ## every chapter under nbval, in the small ci profile
 	  -W ignore::DeprecationWarning -p no:cacheprovider book/
 
 book-ci: venv  ## a strict book build (warnings and cell errors fail)
-	LIC_PROFILE=ci $(BIN)/jupyter-book build . --path-output _build/ci $(JB_FLAGS)
+	@mkdir -p _build
+	set -o pipefail; LIC_PROFILE=ci $(BIN)/jupyter-book build . --path-output _build/ci $(JB_FLAGS) 2>&1 | tee _build/book-ci.log
+	@$(BIN)/python tools/book_times.py _build/book-ci.log
 
 browser-check: venv  ## open every built page in headless Chromium; screenshots
 	$(BIN)/python tests/check_rendered_book.py _build/ci/_build/html \

@@ -23,19 +23,26 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import data as _data
-from .bdrate import METHODS, BDError, bd_psnr, bd_rate
-from .bitstream import BitstreamError
-from .classic import CODECS, CodecUnavailable
-from .metrics import rd_quality
+#: Errors the user can fix, by module: looked up only in modules already
+#: imported, so that a subcommand loads nothing it does not use (``lic
+#: decompress`` never imports the classical codecs, pandas or matplotlib).
+_USER_ERRORS = {"lic_lib.data": ("DatasetError", "ImageError"),
+                "lic_lib.bdrate": ("BDError",),
+                "lic_lib.bitstream": ("BitstreamError",),
+                "lic_lib.classic": ("CodecUnavailable",)}
 
-_USER_ERRORS = (_data.DatasetError, _data.ImageError, BDError,
-                BitstreamError, CodecUnavailable, FileNotFoundError,
-                ValueError)
+
+def _is_user_error(e: BaseException) -> bool:
+    if isinstance(e, (FileNotFoundError, ValueError)):
+        return True
+    return any(isinstance(e, getattr(sys.modules[m], n))
+               for m, names in _USER_ERRORS.items() if m in sys.modules
+               for n in names)
 
 
 def _anchors(a: argparse.Namespace) -> None:
     from .anchors import run_anchors
+    from .classic import CODECS
     codecs = a.codecs.split(",") if a.codecs else None
     for c in codecs or []:
         if c not in CODECS:
@@ -46,6 +53,8 @@ def _anchors(a: argparse.Namespace) -> None:
 
 
 def _bdrate(a: argparse.Namespace) -> None:
+    from .bdrate import bd_psnr, bd_rate
+    from .metrics import rd_quality
     from .results import load_rd
     anc, tst = (load_rd(p)["results"] for p in (a.anchor, a.test))
     qa, qt = rd_quality(anc, a.metric), rd_quality(tst, a.metric)
@@ -56,6 +65,7 @@ def _bdrate(a: argparse.Namespace) -> None:
 
 
 def _data_cmd(a: argparse.Namespace) -> None:
+    from . import data as _data
     if a.action == "verify":
         for name in a.names or list(_data.DATASETS):
             files = _data.dataset_files(name)
@@ -171,6 +181,7 @@ def _context(a: argparse.Namespace) -> None:
             cfg = FrozenConfig(model=name, lmbda=lam,
                                iterations=a.iterations,
                                refit=tuple(a.refit), sizes=tuple(a.sizes),
+                               colour=a.colour,
                                **{k: v for k, v in (("crop", a.crop),
                                                     ("crops", a.crops))
                                   if v is not None})
@@ -184,7 +195,8 @@ def _eval(a: argparse.Namespace) -> None:
     from .evaluate import evaluate_model
     model, lof = _model_and_lof(a)
     evaluate_model(model, a.dataset, limit=a.limit, device=a.device, lof=lof,
-                   progress=True)
+                   progress=True,
+                   allow_non_monotonic=a.allow_non_monotonic)
 
 
 class _Given(argparse.Action):
@@ -240,6 +252,9 @@ def _add_codec(sub) -> None:
     s.add_argument("--dataset", default="kodak")
     s.add_argument("--limit", type=int, help="first N images only")
     s.add_argument("--device", default="cpu")
+    s.add_argument("--allow-non-monotonic", action="store_true",
+                   help="write the result even if a lower quality gives a "
+                   "larger file or a higher PSNR (a defect, kept on record)")
     s.set_defaults(func=_eval)
     s = sub.add_parser("ladder", help="train and export every λ of models")
     s.add_argument("--model", nargs="+", default=["mbt2018-mean"],
@@ -272,6 +287,9 @@ def _add_codec(sub) -> None:
     s.add_argument("--sizes", nargs="+", type=int, default=[],
                    metavar="SIDE", help="train on windows of these sides "
                    "(multiples of 64) of the cached crops, in turn")
+    s.add_argument("--colour", type=float, default=0.0, metavar="FRACTION",
+                   help="re-colour this fraction of the cached crops "
+                   "(channel order, saturation)")
     s.add_argument("--root", default="runs/context")
     s.add_argument("--hours", type=float,
                    help="stop (resumably) after this long")
@@ -284,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("anchors", help="RD sweeps of the classical codecs")
     s.add_argument("--dataset", default="kodak")
-    s.add_argument("--codecs", help=f"comma list from {','.join(CODECS)}")
+    s.add_argument("--codecs", help="comma list of codecs (jpeg, jpeg2000, "
+                   "webp, avif, hevc, vtm, vvenc, …; a wrong name lists all)")
     s.add_argument("--limit", type=int, help="first N images only")
     s.add_argument("--jobs", type=int, default=1,
                    help="codings run in parallel (VTM: one core each)")
@@ -297,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("test")
     s.add_argument("--metric", default="psnr-rgb",
                    choices=["psnr-rgb", "ms-ssim-db"])
-    s.add_argument("--method", default="pchip", choices=METHODS)
+    s.add_argument("--method", default="pchip", help="pchip (default) or cubic")
     s.set_defaults(func=_bdrate)
 
     s = sub.add_parser("data", help="verify data sets, generate OOD images")
@@ -317,7 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except _USER_ERRORS as e:
+    except Exception as e:
+        if not _is_user_error(e):
+            raise
         print(f"lic: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from .config import DATA, data_dir
 
 __all__ = ["DatasetError", "ImageError", "DATASETS", "dataset_files",
+           "colour_jitter",
            "load_rgb", "eval_images", "downscale", "RandomCrops", "out_of_domain",
            "save_png", "sha256"]
 
@@ -171,13 +172,14 @@ class RandomCrops(torch.utils.data.Dataset):
     """
 
     def __init__(self, name: str = "train", crop: int = 256,
-                 crops_per_image: int = 1) -> None:
+                 crops_per_image: int = 1, colour: float = 0.0) -> None:
         self.images = [load_rgb(p) for p in dataset_files(name)]
         small = [a.shape[:2] for a in self.images if min(a.shape[:2]) < crop]
         if small:
             raise ValueError(f"crop {crop} exceeds image size {small[0]}")
         self.crop = crop
         self.crops_per_image = crops_per_image
+        self.colour = colour
 
     def __len__(self) -> int:
         return len(self.images) * self.crops_per_image
@@ -194,7 +196,25 @@ class RandomCrops(torch.utils.data.Dataset):
             x = x.flip(-1)
         if torch.rand(()) < 0.5:
             x = x.flip(-2)
+        if self.colour and torch.rand(()) < self.colour:
+            x = colour_jitter(x)
         return x
+
+
+def colour_jitter(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (3×h×w in [0, 1]) with its RGB channels in a random order and
+    its saturation scaled by a random factor in [0.5, 2.5] (about its
+    luma, clipped to [0, 1]).
+
+    187 training photos hold few large areas of saturated, unusual colour
+    (an orange smoke-filled sky, say); a hyperprior that never met them
+    extrapolates there (chapter {ref}`chap-hyperprior`), so some crops are
+    re-coloured: the same content, other colours.
+    """
+    x = x[torch.randperm(3)]
+    luma = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]).unsqueeze(0)
+    s = 0.5 + 2.0 * torch.rand(())
+    return (luma + s * (x - luma)).clamp_(0.0, 1.0)
 
 
 # --------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from .metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
 from .results import (NonMonotonicLadder, ladder_violations, provenance,
                       result_path, save_rd)
 
-__all__ = ["shipped_lambdas", "evaluate_model", "estimated_bpp", "result_name",
+__all__ = ["shipped_lambdas", "shipped_checkpoints", "measured_on",
+           "evaluate_model", "estimated_bpp", "result_name",
            "mean_rd_cost", "image_rows", "evaluate_codec", "codec_rows", "measure_image"]
 
 
@@ -156,11 +157,14 @@ def mean_rd_cost(rows: pd.DataFrame, lmbda: float) -> float:
 
 
 def image_rows(model: str, dataset: str = "kodak", lof=None,
-               device: str = "cpu") -> pd.DataFrame:
+               device: str = "cpu", checkpoints: dict[float, str] | None
+               = None) -> pd.DataFrame:
     """The per-image measurements already made for ``model`` (with the
     LOF settings ``lof``) on ``dataset``: one row per (λ, image), only for
     the shipped checkpoints and settings of today (rows of replaced
-    checkpoints stay in the file but are not returned)."""
+    checkpoints stay in the file but are not returned), or for the
+    checkpoints given as {λ: SHA-256} (a study measured on checkpoints
+    that have since been replaced, see :func:`measured_on`)."""
     from .results import _dataset_checksum
     cache = _load_rows(_rows_path(dataset, result_name(model, lof)))
     settings = None if lof is None else dataclasses.asdict(lof)
@@ -168,14 +172,30 @@ def image_rows(model: str, dataset: str = "kodak", lof=None,
     stems = [s for s, _ in eval_images(dataset)] if dataset == "ood" else \
         [p.stem for p in dataset_files(dataset)]
     rows = []
-    for lam in shipped_lambdas(model):
-        sha = json.loads(checkpoint_path(model, lam).with_suffix(
-            ".json").read_text())["sha256"]
+    for lam, sha in (checkpoints or shipped_checkpoints(model)).items():
         for stem in stems:
             r = cache.get(_key(sha, checksum, stem, device, settings))
             if r is not None:
                 rows.append({k: v for k, v in r.items() if k != "key"})
     return pd.DataFrame(rows)
+
+
+def shipped_checkpoints(model: str) -> dict[float, str]:
+    """{λ: SHA-256} of ``model``'s shipped checkpoints."""
+    return {lam: json.loads(checkpoint_path(model, lam).with_suffix(
+        ".json").read_text())["sha256"] for lam in shipped_lambdas(model)}
+
+
+def measured_on(model: str, dataset: str, lof=None) -> dict[float, str]:
+    """{λ: SHA-256} of the checkpoints behind the result file of ``model``
+    (``model+lof`` with ``lof``) on ``dataset``: the shipped ones, unless
+    the study was measured before they were replaced (the LOF sweeps,
+    hours long, are re-run after the cheap plain evaluation)."""
+    path = result_path(dataset, result_name(model, lof))
+    if not path.exists():
+        return shipped_checkpoints(model)
+    d = json.loads(path.read_text())
+    return dict(zip(d["results"]["lmbda"], d["meta"]["checkpoints_sha256"]))
 
 
 def _codec_key(codec, checksum: str | None, image: str, p: int) -> str:

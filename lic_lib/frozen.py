@@ -68,6 +68,7 @@ class FrozenConfig:
     sizes: tuple[int, ...] = ()      # crop sides (pixels, multiples of 64)
     #                                  cut from the cached crops, one size
     #                                  per step in turn; () = whole crops
+    colour: float = 0.0              # fraction of crops re-coloured
 
     @property
     def name(self) -> str:
@@ -90,16 +91,20 @@ def transforms_bypassed(model: CompressionModel) -> Iterator[None]:
 @torch.no_grad()
 def latent_cache(base: str, lmbda: float, n: int, crop: int = 256,
                  seed: int = 0, root: str | Path = "runs/latents",
-                 progress: bool = True) -> torch.Tensor:
+                 progress: bool = True, colour: float = 0.0
+                 ) -> torch.Tensor:
     """y = g_a(x) of ``n`` random training crops (fp16, n×M×h×w), computed
-    once with the shipped ``base`` model at ``lmbda`` and kept on disk."""
-    path = Path(root) / f"{base}-{lmbda:g}-{n}x{crop}-seed{seed}.pt"
+    once with the shipped ``base`` model at ``lmbda`` and kept on disk;
+    a fraction ``colour`` of the crops re-coloured
+    (:func:`~lic_lib.data.colour_jitter`)."""
+    tag = f"-colour{colour:g}" if colour else ""
+    path = Path(root) / f"{base}-{lmbda:g}-{n}x{crop}-seed{seed}{tag}.pt"
     if path.exists():
         return torch.load(path, weights_only=True)
     from tqdm.auto import tqdm
     net, _ = load_checkpoint(base, lmbda)
     torch.manual_seed(seed)
-    crops = RandomCrops("train", crop=crop)
+    crops = RandomCrops("train", crop=crop, colour=colour)
     out = []
     for i in tqdm(range(0, n, 16), desc=f"latents of {n} crops",
                   disable=not progress):
@@ -210,7 +215,7 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
     params = [p for n, p in net.named_parameters() if n in names]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     ys = latent_cache(cfg.base, cfg.lmbda, cfg.crops, cfg.crop, cfg.seed,
-                      cache, progress)
+                      cache, progress, cfg.colour)
     kodak = [y.to(device) for y in _kodak_latents(net.cpu(),
                                                   cfg.kodak_images)]
     net.to(device)
@@ -366,7 +371,8 @@ def _export_refit(run_dir: Path, state: dict, cfg: FrozenConfig,
         "crops": f"{cfg.batch_size} cached latents per step, windows of "
                  + "/".join(f"{s}²" for s in cfg.sizes or (cfg.crop,))
                  + f" pixels in turn, from {cfg.crops} crops of "
-                 f"{cfg.crop}²",
+                 f"{cfg.crop}²" + (f", {cfg.colour:.0%} of them re-coloured"
+                                   if cfg.colour else ""),
         "loss": "rate of ŷ (transforms and density of ẑ frozen)",
         "wall_time_s": round(state["elapsed"], 1),
         "device": state.get("device", "cpu"),

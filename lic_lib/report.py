@@ -16,11 +16,12 @@ import pandas as pd
 from . import bdrate
 from .checkpoints import checkpoint_path
 from .complexity import sequential_steps
-from .evaluate import image_rows
+from .evaluate import image_rows, measured_on, shipped_checkpoints
 from .results import ANCHORS, RESULTS, load_rd, result_path
 
 __all__ = ["context_rates", "joint_msp", "vvc_anchor", "lof_pairs", "lof_bd",
-           "lof_cost_gain", "decode_ratios", "bd_vs_vvc", "from_lambda",
+           "lof_on_shipped",
+           "lof_cost_gain", "decode_ratios", "bd_vs_vvc",
            "baseline_summary", "reproduction_table", "PAPER"]
 
 #: The paper's numbers, from its abstract and introduction (arXiv
@@ -51,11 +52,22 @@ def lof_pairs(model: str, dataset: str = "kodak") -> pd.DataFrame:
     (λ, image).  Images missing at some λ are dropped, so that every λ
     averages the same images."""
     from .lof import LOFConfig
-    lof = image_rows(model, dataset, LOFConfig())
+    on = measured_on(model, dataset, LOFConfig())
+    lof = image_rows(model, dataset, LOFConfig(), checkpoints=on)
     if lof.empty:
         return lof
-    return _at_every_lambda(image_rows(model, dataset).merge(
+    return _at_every_lambda(image_rows(model, dataset, checkpoints=on).merge(
         lof, on=["lmbda", "image"], suffixes=("", "_lof")))
+
+
+def lof_on_shipped(model: str, dataset: str) -> bool:
+    """Whether the LOF sweep of ``model`` on ``dataset`` was measured on
+    the shipped checkpoints (else on checkpoints since replaced, and
+    compared with plain coding by those same checkpoints)."""
+    from .lof import LOFConfig
+    on = measured_on(model, dataset, LOFConfig())
+    return all(shipped_checkpoints(model).get(lam) == sha
+               for lam, sha in on.items())
 
 
 def _at_every_lambda(rows: pd.DataFrame) -> pd.DataFrame:
@@ -74,7 +86,9 @@ def lof_bd(model: str, dataset: str = "kodak") -> dict | None:
     if both.empty or both.lmbda.nunique() < 2:
         return None
     p = both.groupby("lmbda").mean(numeric_only=True)
-    ms = image_rows("mbt2018-mean", dataset).merge(both[["lmbda", "image"]])
+    from .lof import LOFConfig
+    ms = image_rows("mbt2018-mean", dataset, checkpoints=measured_on(
+        "mbt2018-mean", dataset, LOFConfig())).merge(both[["lmbda", "image"]])
     ms = ms.groupby("lmbda").mean(numeric_only=True)
 
     def delta(fn, anchor):      # NaN where the curves do not overlap
@@ -97,7 +111,8 @@ def lof_cost_gain(model: str, dataset: str, lmbda: float = 0.0067
                   ) -> pd.Series:
     """RD cost saved by LOF per image [%], measured on the real files."""
     from .lof import LOFConfig
-    b = image_rows(model, dataset, LOFConfig())
+    b = image_rows(model, dataset, LOFConfig(),
+                   checkpoints=measured_on(model, dataset, LOFConfig()))
     if b.empty:
         return pd.Series(dtype=float)
     b = b[b.lmbda == lmbda]
@@ -130,19 +145,6 @@ def decode_ratios(device_kind: str = "cpu", model: str = "msp-balanced"
             "entropy": ar.entropy_s / m.entropy_s,
             "synthesis_share": m.synthesis_s / m.decode_s,
             "bound": ar.decode_s / m.synthesis_s}
-
-
-def from_lambda(res: dict, lo: float) -> dict:
-    """The RD points of λ ≥ ``lo`` (every per-λ list of a results dict)."""
-    keep = [i for i, lam in enumerate(res["lmbda"]) if lam >= lo]
-    return {k: [v[i] for i in keep] for k, v in res.items()
-            if isinstance(v, list) and len(v) == len(res["lmbda"])}
-
-
-#: Lowest λ used in BD-rates per data set: on clic2025 the λ = 0.0018
-#: mean-scale model spends more bits than the 0.0035 one (chapter MSP),
-#: which makes the curve non-monotonic.
-MIN_LAMBDA = {"kodak": 0.0, "clic2025": 0.0035, "ood": 0.0}
 
 
 def _vvc_on(dataset: str, images: list[str]) -> tuple[str, dict] | None:
@@ -180,14 +182,13 @@ def bd_vs_vvc(dataset: str, names: list[str],
             continue
         d = load_rd(result_path(dataset, n))
         r = d["results"]
-        if "lmbda" in r:
-            r = from_lambda(r, MIN_LAMBDA[dataset])
         ref = anchor
         if d["meta"]["images"] < n_anchor:
             model, lof = (n[:-4], LOFConfig()) if n.endswith("+lof") else \
                 (n, None)
             imgs = sorted(_at_every_lambda(image_rows(
-                model, dataset, lof)).image.unique())
+                model, dataset, lof, checkpoints=measured_on(
+                    model, dataset, lof))).image.unique())
             if len(imgs) != d["meta"]["images"]:
                 raise ValueError(
                     f"{result_path(dataset, n)} averages {d['meta']['images']}"

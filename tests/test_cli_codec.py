@@ -182,3 +182,33 @@ def test_profile_option_names_the_msp_model_and_lof():
     with pytest.raises(SystemExit):
         _model_and_lof(p.parse_args(["eval", "--model", "mbt2018",
                                      "--profile", "fast"]))
+
+
+def test_decode_path_loads_no_extras(ckpt, png, tmp_path):
+    """`lic decompress` imports what decoding needs and nothing else of
+    ours: no classical codecs, BD-rate, plots, widgets, pandas or
+    matplotlib beyond what torch and compressai load by themselves."""
+    import json
+    import subprocess
+    import sys
+    lic = tmp_path / "a.lic"
+    assert cli.main(["compress", str(png), str(lic), "--quality", "3"]) == 0
+    probe = f"""
+import sys, warnings
+warnings.simplefilter("ignore")
+import numpy, PIL.Image, torch, compressai
+before = set(sys.modules)
+from lic_lib import checkpoints, cli
+checkpoints.CHECKPOINTS = __import__("pathlib").Path({str(ckpt)!r})
+assert cli.main(["decompress", {str(lic)!r}, {str(tmp_path / "a.png")!r}]) == 0
+print(__import__("json").dumps(sorted(set(sys.modules) - before)))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                         text=True, check=True).stdout.splitlines()[-1]
+    new = json.loads(out)
+    extras = ("matplotlib", "pandas", "ipywidgets", "scipy.interpolate",
+              "lic_lib.classic", "lic_lib.bdrate", "lic_lib.plots",
+              "lic_lib.widgets", "lic_lib.evaluate", "lic_lib.report")
+    assert [m for m in new if m.split(".")[0] in extras or
+            m in extras] == []
+    assert "lic_lib.codec" in new                 # the probe did decode

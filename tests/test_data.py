@@ -87,6 +87,30 @@ def test_random_crops_are_seeded_and_in_range():
         data.RandomCrops("val", crop=1024)
 
 
+def test_colour_jitter_recolours_but_keeps_greys_and_range():
+    torch.manual_seed(0)
+    grey = torch.rand(1, 16, 16).repeat(3, 1, 1)
+    assert torch.allclose(data.colour_jitter(grey), grey, atol=1e-6)
+    x = torch.rand(3, 16, 16)
+    outs = [data.colour_jitter(x) for _ in range(20)]
+    assert all(0 <= o.min() and o.max() <= 1 for o in outs)
+    orders = {tuple(o.mean((1, 2)).argsort().tolist()) for o in outs}
+    assert len(orders) > 2                      # channels do move
+    spread = [float((o - o.mean(0)).abs().mean()) for o in outs]
+    base = float((x - x.mean(0)).abs().mean())
+    assert min(spread) < base < max(spread)     # saturation both ways
+
+
+def test_recoloured_crops_are_seeded():
+    ds = data.RandomCrops("val", crop=64, colour=1.0)
+    torch.manual_seed(3)
+    a = ds[5]
+    torch.manual_seed(3)
+    assert torch.equal(a, ds[5])
+    torch.manual_seed(3)
+    assert not torch.equal(a, data.RandomCrops("val", crop=64)[5])
+
+
 def test_out_of_domain_is_deterministic_and_varied():
     a = data.out_of_domain(n=8, size=(320, 240))
     b = data.out_of_domain(n=8, size=(320, 240))

@@ -132,3 +132,28 @@ def test_image_rows_returns_only_current_rows(tmp_path, monkeypatch):
     assert rows.lof_cost.iloc[0] <= rows.plain_cost.iloc[0]
     assert evaluate.image_rows("mbt2018-mean", "kodak",
                                LOFConfig(iterations=3)).empty
+
+
+def test_a_study_is_read_on_the_checkpoints_it_was_measured_on(
+        tmp_path, monkeypatch):
+    """A LOF sweep measured before its checkpoint was replaced keeps being
+    read, with the plain rows of that same checkpoint, until it is re-run."""
+    from lic_lib import evaluate, results
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    cfg = LOFConfig(iterations=2, check_every=1)
+    kw = dict(lambdas=[0.0067], limit=1, log=lambda _: None)
+    evaluate.evaluate_model("mbt2018-mean", "kodak", **kw)
+    evaluate.evaluate_model("mbt2018-mean", "kodak", lof=cfg, **kw)
+    shipped = evaluate.shipped_checkpoints("mbt2018-mean")[0.0067]
+    assert evaluate.measured_on("mbt2018-mean", "kodak", cfg) == {
+        0.0067: shipped}
+    # the checkpoint is replaced: its rows and the LOF result stay
+    monkeypatch.setattr(evaluate, "shipped_checkpoints",
+                        lambda model: {0.0067: "f" * 64})
+    assert evaluate.image_rows("mbt2018-mean", "kodak", cfg).empty
+    on = evaluate.measured_on("mbt2018-mean", "kodak", cfg)
+    assert on == {0.0067: shipped}
+    lof = evaluate.image_rows("mbt2018-mean", "kodak", cfg, checkpoints=on)
+    plain = evaluate.image_rows("mbt2018-mean", "kodak", checkpoints=on)
+    assert len(lof) == len(plain) == 1
+    assert lof.image.iloc[0] == plain.image.iloc[0]
