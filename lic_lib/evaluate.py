@@ -43,10 +43,15 @@ def shipped_lambdas(model: str) -> list[float]:
 
 @torch.no_grad()
 def estimated_bpp(model, img: np.ndarray) -> float:
-    """Rate the model's likelihoods predict for ``img`` (no coding)."""
+    """Rate the model's likelihoods predict for ``img`` (no coding; the
+    synthesis transform, which the rate does not need, is skipped)."""
     device = next(model.parameters()).device
     x = image_tensor(img, device)
-    out = model(pad_to(x, int(model.downsampling_factor)))
+    g_s, model.g_s = model.g_s, torch.nn.Identity()
+    try:
+        out = model(pad_to(x, int(model.downsampling_factor)))
+    finally:
+        model.g_s = g_s
     bits = sum(-torch.log2(v).sum() for v in out["likelihoods"].values())
     return float(bits) / (img.shape[0] * img.shape[1])
 
