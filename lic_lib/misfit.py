@@ -40,11 +40,12 @@ def rate_split(net, x: torch.Tensor) -> dict[str, float]:
     _, y_lik = net.gaussian_conditional(y, scales, means=means,
                                         training=False)
     sigma = net.gaussian_conditional.lower_bound_scale(scales)
-    surprise = (y - means).abs() > SURPRISE * sigma
+    miss = (y - means).abs()
+    surprise = miss > SURPRISE * sigma
     bits_y = -torch.log2(y_lik)
     pixels = h * w
     return {"bpp": float(bits_y.sum() - torch.log2(z_lik).sum()) / pixels,
             "bpp_z": float(-torch.log2(z_lik).sum()) / pixels,
             "bpp_surprise": float(bits_y[surprise].sum()) / pixels,
             "surprise_share": float(surprise.float().mean()),
-            "max_miss": float((y - means).abs().max())}
+            "max_miss": float(miss.max())}

@@ -16,21 +16,14 @@ DATASETS = ("kodak", "clic2025", "ood")
 LADDERS = sorted(p for d in DATASETS for p in (RESULTS / d).glob("*.json")
                  if "lmbda" in load_rd(p)["results"])
 PLAIN = [p for p in LADDERS if not p.stem.endswith("+lof")]
-#: (data set, model) whose result is not yet re-measured on the checkpoints
-#: that ship now; the stale file is removed, not kept: the context models
-#: on clic2025 after their retraining on the re-fit mean-scale ladder
-#: (about 20 minutes each on 2 cores).
-PENDING = set()
 
 
 def test_every_learned_model_is_checked_on_every_data_set():
     names = {(p.parent.name, p.stem) for p in LADDERS}
     for d in DATASETS:
-        need = {"mbt2018-mean", "checkerboard", "msp-fast", "msp-balanced",
-                "mbt2018", "mbt2018-mean+lof"} - {m for s, m in PENDING
-                                                  if s == d}
-        assert need <= {n for s, n in names if s == d}, d
-    assert not PENDING & names, "a pending result is back: drop it here"
+        assert {"mbt2018-mean", "checkerboard", "msp-fast", "msp-balanced",
+                "mbt2018", "mbt2018-mean+lof"} <= {n for s, n in names
+                                                   if s == d}, d
 
 
 @pytest.mark.parametrize("path", PLAIN,
