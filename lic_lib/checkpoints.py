@@ -4,11 +4,12 @@ Introduced in the chapter {ref}`chap-vae-codec`.
 
 ``data/checkpoints/<model>/<λ>.pt`` holds the trained weights in fp16
 (buffers such as the likelihood bounds stay fp32) without the entropy
-coder's CDF tables (they are rebuilt by ``update()``
-on load, so files stay small); ``<λ>.json`` beside it records the
-training run (λ, widths, iterations, crops, wall time, device, commit) and
-the file's SHA-256, which :func:`load_checkpoint` verifies before
-``torch.load(..., weights_only=True)``.
+coder's CDF tables; those are shipped as integers beside it
+(``<λ>.tables.npz``, :mod:`lic_lib.tables`), never recomputed in float on
+the machine that decodes.  ``<λ>.json`` records the training run (λ,
+widths, iterations, crops, wall time, device, commit) and the SHA-256 of
+the weights and of the tables, which :func:`load_checkpoint` verifies
+before ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from .config import DATA
 from .data import sha256
 from .models import CompressionModel, build_model
 from .results import provenance
+from .tables import (TablesError, load_tables, save_bottleneck_tables,
+                     tables_path)
 
 __all__ = ["CHECKPOINTS", "LAMBDAS", "export_run", "load_checkpoint",
            "checkpoint_path", "CheckpointError", "training_records"]
@@ -74,6 +77,9 @@ def export_run(run_dir: str | Path, root: Path | None = None,
               "validation": last_val, "train_config": cfg,
               **{k: v for k, v in provenance("train", 187).items()
                  if k in ("commit", "date", "dataset_sha256sums")}}
+    record["tables_sha256"] = save_bottleneck_tables(
+        _with_weights(cfg["model"], record, weights, path),
+        tables_path(path))
     path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     shutil.copyfile(run_dir / "log.csv", path.with_suffix(".csv"))
     return path
@@ -115,8 +121,29 @@ def load_checkpoint(model: str, lmbda: float, device: torch.device | str
     if sha256(path) != record["sha256"]:
         raise CheckpointError(f"{path} does not match the SHA-256 in {meta}")
     weights = torch.load(path, map_location="cpu", weights_only=True)
+    owner = record
     if "base" in record:           # a context model: only its own weights
         weights = {**_base_weights(record["base"], root), **weights}
+        owner = json.loads(checkpoint_path(
+            record["base"]["model"], record["base"]["lmbda"],
+            root).with_suffix(".json").read_text())
+    net = _with_weights(model, record, weights, path)
+    if "tables_sha256" not in owner:
+        raise CheckpointError(f"{path} has no integer coding tables (an "
+                              "export from before format version 2); "
+                              "export it again")
+    tables = tables_path(checkpoint_path(owner["model"], owner["lmbda"],
+                                         root))
+    try:
+        load_tables(net, tables, owner["tables_sha256"])
+    except TablesError as e:
+        raise CheckpointError(str(e)) from None
+    return net.to(device).eval(), record
+
+
+def _with_weights(model: str, record: dict, weights: dict, path: Path
+                  ) -> CompressionModel:
+    """``build_model(model)`` holding ``weights`` (fp16 → fp32)."""
     net = build_model(model, record["N"], record["M"])
     missing, unexpected = nn.Module.load_state_dict(
         net, {k: v.float() if v.is_floating_point() else v
@@ -125,9 +152,7 @@ def load_checkpoint(model: str, lmbda: float, device: torch.device | str
     if bad:
         raise CheckpointError(f"{path} does not fit {model} "
                               f"N={record['N']} M={record['M']}: {bad[:3]}")
-    net = net.to(device).eval()
-    net.update(force=True)
-    return net, record
+    return net
 
 
 def _base_weights(base: dict, root: Path | None) -> dict:

@@ -5,8 +5,10 @@ Introduced in the chapter {ref}`chap-vae-codec`.
 The models need sides that are multiples of their downsampling factor
 (16 for the factorized prior, 64 with a hyperprior), so an image is padded
 by repeating its edge pixels — cheaper to code than zeros — and the decoder
-crops back to the size stored in the header.  Coding runs in fp32 with the
-model in eval mode; entropy coding is CompressAI's rANS.
+crops back to the size stored in the header.  Coding runs with the model
+in eval mode; the entropy parameters are computed on integers
+(:mod:`lic_lib.models.exact`, format version 2), so the file decodes to
+the encoder's latents on any machine; entropy coding is CompressAI's rANS.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from PIL import Image
 
 from .bitstream import BitstreamError, Header, pack, unpack
 from .models import CompressionModel
+from .models.exact import arithmetic as coding_arithmetic
 
-__all__ = ["encode_image", "decode_image", "latent_shape", "pad_to",
+__all__ = ["encode_image", "decode_image", "decode_tensors", "latent_shape",
+           "pad_to",
            "image_tensor", "compress_file", "decompress_file"]
 
 
@@ -63,25 +67,29 @@ def image_tensor(img: np.ndarray, device: torch.device | str = "cpu"
 @torch.no_grad()
 def encode_image(model: CompressionModel, img: np.ndarray, model_name: str,
                  tag: bytes = b"\0\0\0\0", lambda_index: int = 255,
-                 profile: int = 0) -> bytes:
-    """Compress an H×W×3 uint8 image into the bytes of a ``.lic`` file."""
+                 profile: int = 0, arithmetic: str = "integer") -> bytes:
+    """Compress an H×W×3 uint8 image into the bytes of a ``.lic`` file
+    (format version 2; ``arithmetic="float"`` writes the legacy version 1,
+    which decodes only on the encoder's machine)."""
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError(f"expected H×W×3 uint8 RGB, got {img.shape} "
                          f"{img.dtype}")
     h, w = img.shape[:2]
     device = next(model.parameters()).device
     x = pad_to(image_tensor(img, device), _factor(model))
-    out = model.compress(x)
+    with coding_arithmetic(arithmetic):
+        out = model.compress(x)
     strings = [s[0] for s in out["strings"]]          # batch of one
     header = Header(model_name, h, w, tuple(int(v) for v in out["shape"]),
-                    tag, profile, lambda_index)
+                    tag, profile, lambda_index, arithmetic)
     return pack(header, strings)
 
 
 @torch.no_grad()
-def decode_image(model: CompressionModel, data: bytes, model_name: str,
-                 tag: bytes | None = None) -> np.ndarray:
-    """Decode ``.lic`` bytes with ``model``; H×W×3 uint8.
+def decode_tensors(model: CompressionModel, data: bytes, model_name: str,
+                   tag: bytes | None = None) -> dict:
+    """Decode ``.lic`` bytes with ``model``: ``{"x_hat", "y_hat",
+    "header"}``, the image (1×3×H×W, cropped) and the decoded latent.
 
     Raises :class:`~lic_lib.bitstream.BitstreamError` if the file is not
     valid, or was written by another model or checkpoint.
@@ -100,8 +108,17 @@ def decode_image(model: CompressionModel, data: bytes, model_name: str,
     expected = getattr(model, "n_strings", 2 if hasattr(model, "h_s") else 1)
     if len(strings) != expected:                  # y (and z, and units)
         raise BitstreamError("wrong number of strings for this model")
-    out = model.decompress([[s] for s in strings], header.latent_shape)
-    x_hat = out["x_hat"][..., :header.height, :header.width]
+    with coding_arithmetic(header.arithmetic):
+        out = model.decompress([[s] for s in strings], header.latent_shape)
+    return {"x_hat": out["x_hat"][..., :header.height, :header.width],
+            "y_hat": out["y_hat"], "header": header}
+
+
+def decode_image(model: CompressionModel, data: bytes, model_name: str,
+                 tag: bytes | None = None) -> np.ndarray:
+    """Decode ``.lic`` bytes with ``model``; H×W×3 uint8 (errors as
+    :func:`decode_tensors`)."""
+    x_hat = decode_tensors(model, data, model_name, tag)["x_hat"]
     return (x_hat.clamp(0, 1)[0].permute(1, 2, 0).mul(255).round()
             .byte().cpu().numpy())
 

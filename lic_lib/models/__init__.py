@@ -1,13 +1,13 @@
 """The learned codecs of the book, by CompressAI registry name.
 
 Introduced in the chapters {ref}`chap-vae-codec` and
-{ref}`chap-hyperprior`.  The baselines are CompressAI's own classes, so
-their ``compress``/``decompress`` (and the AR model's real sequential
-decoder) are CompressAI's; ``build_model`` only gives every model the
-entropy model of :mod:`lic_lib.models.rans`, which writes the same bits
-without converting the rANS tables at every coder call, and computes the
-entropy parameters with a fixed thread count when coding
-(:mod:`lic_lib.models.threads`):
+{ref}`chap-hyperprior`.  The baselines are CompressAI's layers and
+training passes; their coding is this package's: ``build_model`` gives
+every model the entropy model of :mod:`lic_lib.models.rans` (the same
+bits as CompressAI's, without converting the rANS tables at every coder
+call) and makes every network that computes entropy parameters compute
+them on integers when coding (:mod:`lic_lib.models.exact`), so that a
+file decodes to the encoder's latents on any machine:
 
 =========================  ==============================================
 ``bmshj2018-factorized``   factorized prior (Ballé et al. 2017)
@@ -34,10 +34,12 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*",
                             category=FutureWarning)
     from compressai.losses import RateDistortionLoss
-    from compressai.models import (CompressionModel, FactorizedPrior,
-                                   MeanScaleHyperprior, ScaleHyperprior)
-    from .rans import GaussianConditional, JointAutoregressive
-    from .threads import pin_entropy_parameters
+    from compressai.models import CompressionModel
+    from .autoregressive import JointAutoregressive
+    from .exact import make_exact
+    from .hyperprior import (FactorizedPrior, MeanScaleHyperprior,
+                             ScaleHyperprior)
+    from .rans import GaussianConditional
 
 __all__ = ["MODELS", "BASELINES", "CONTEXT_MODELS", "build_model",
            "DEFAULT_N", "DEFAULT_M", "CompressionModel", "RateDistortionLoss"]
@@ -88,11 +90,13 @@ def build_model(name: str, N: int = DEFAULT_N,
 
 
 def _for_coding(net: CompressionModel) -> CompressionModel:
-    """``net`` with :class:`~lic_lib.models.rans.GaussianConditional` (the
-    same bits, without converting the rANS tables at every call) and its
-    hyper-synthesis on a fixed number of threads when coding
-    (:mod:`lic_lib.models.threads`: the same file decodes with any thread
-    count)."""
+    """``net`` with :class:`~lic_lib.models.rans.GaussianConditional` and
+    the layers of its entropy-parameter networks made exact
+    (:func:`~lic_lib.models.exact.make_exact`; the transforms ``g_a``,
+    ``g_s`` and ``h_a`` stay float)."""
     if hasattr(net, "gaussian_conditional"):
         net.gaussian_conditional = GaussianConditional(None)
-    return pin_entropy_parameters(net)
+    for name in ("h_s", "entropy_parameters", "heads"):
+        if hasattr(net, name):
+            make_exact(getattr(net, name))
+    return net

@@ -42,9 +42,8 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from compressai.models import MeanScaleHyperprior
-
-from .threads import coding_threads
+from .exact import coding, conv
+from .hyperprior import MeanScaleHyperprior
 
 __all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_MODELS",
            "step_map", "bits_per_unit", "architecture_name"]
@@ -165,13 +164,11 @@ class _Head(nn.Module):
         a plain convolution of the lattice itself, which PyTorch computes
         on a faster path than the strided, dilated one."""
         a, b = offset
-        conv = self.context
-        if conv.dilation[0] == period:
-            return nn.functional.conv2d(context[..., a::period, b::period],
-                                        conv.weight, conv.bias)
-        return nn.functional.conv2d(context[..., a:, b:], conv.weight,
-                                    conv.bias, stride=period,
-                                    dilation=conv.dilation)
+        if self.context.dilation[0] == period:
+            return conv(context[..., a::period, b::period], self.context,
+                        padding=0, dilation=1)
+        return conv(context[..., a:, b:], self.context, stride=period,
+                    padding=0)
 
 
 @lru_cache(maxsize=256)
@@ -351,13 +348,14 @@ class MSP(MeanScaleHyperprior):
         z = self.h_a(y)
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
-        hyper = _channels_last(self.h_s(z_hat))
+        with coding():
+            hyper = _channels_last(self.h_s(z_hat))
         y_hat = torch.zeros_like(y)
         strings = [z_strings]
         gc = self.gaussian_conditional
         for i, unit in enumerate(self.units):
             known, current = self._masks(unit, *y.shape[-2:], y.device)
-            with coding_threads():       # the decoder's floats, bit for bit
+            with coding():               # the decoder's numbers, bit for bit
                 s, m = self._predict(i, y_hat, hyper, known, current)
             yu = self._gather(y[:, self._group(unit)], unit)
             strings.append(gc.compress(yu, gc.build_indexes(s), means=m))
@@ -371,19 +369,19 @@ class MSP(MeanScaleHyperprior):
             raise ValueError(f"expected {1 + len(self.units)} strings, got "
                              f"{len(strings)}")
         z_hat = self.entropy_bottleneck.decompress(strings[0], shape)
-        hyper = _channels_last(self.h_s(z_hat))
+        with coding():
+            hyper = _channels_last(self.h_s(z_hat))
         h, w = z_hat.shape[-2] * 4, z_hat.shape[-1] * 4
         y_hat = torch.zeros(1, self.M, h, w, device=z_hat.device)
         gc = self.gaussian_conditional
         for i, unit in enumerate(self.units):
             known, current = self._masks(unit, h, w, y_hat.device)
-            with coding_threads():       # the encoder's floats, bit for bit
+            with coding():               # the encoder's numbers, bit for bit
                 s, m = self._predict(i, y_hat, hyper, known, current)
             values = gc.decompress(strings[1 + i], gc.build_indexes(s),
                                    means=m)
             y_hat = self._scatter(y_hat, unit, values.to(y_hat.dtype))
-        x_hat = self.g_s(y_hat).clamp_(0, 1)
-        return {"x_hat": x_hat}
+        return {"x_hat": self.g_s(y_hat).clamp_(0, 1), "y_hat": y_hat}
 
 
 class Checkerboard(MSP):

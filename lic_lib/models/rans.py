@@ -14,24 +14,18 @@ speed comparison.
 :class:`GaussianConditional` converts the table once (after each
 ``update``) and trims every CDF to its own length, which is all the coder
 reads, and finds the CDF of each scale with one ``bucketize``: the bits
-are identical, only the overhead is gone.
-:class:`JointAutoregressive` is CompressAI's Minnen et al. (2018) model
-whose sequential decoding loop uses those tables.  ``build_model`` gives
-every model of the registry this entropy model.
+are identical, only the overhead is gone.  ``build_model`` gives every
+model of the registry this entropy model (the AR model's sequential loop,
+:mod:`lic_lib.models.autoregressive`, uses its tables too).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from compressai.ans import RansDecoder
 from compressai.entropy_models import GaussianConditional as _Gaussian
-from compressai.models import JointAutoregressiveHierarchicalPriors
 
-from .threads import coding_threads
-
-__all__ = ["GaussianConditional", "JointAutoregressive"]
+__all__ = ["GaussianConditional"]
 
 
 class GaussianConditional(_Gaussian):
@@ -104,52 +98,3 @@ class GaussianConditional(_Gaussian):
 def _rows(indexes: torch.Tensor) -> int:
     """How many scales of the table a call with these ``indexes`` needs."""
     return int(indexes.max()) + 1 if indexes.numel() else 0
-
-
-class JointAutoregressive(JointAutoregressiveHierarchicalPriors):
-    """Minnen et al. (2018): CompressAI's model and its sequential decoder.
-
-    The loop below is CompressAI's ``_decompress_ar``, position by
-    position: a 5×5 masked convolution over the decoded neighbourhood, the
-    1×1 entropy-parameter network, one rANS call for the M values of the
-    position.  The changes: the rANS tables come from
-    :meth:`GaussianConditional.coder_tables` instead of being converted at
-    every one of the h·w calls, and both loops run on a fixed number of threads
-    (:mod:`lic_lib.models.threads`), so that the decoder's means and
-    scales are the encoder's with any thread setting.
-    """
-
-    def _compress_ar(self, *args, **kwargs):
-        """CompressAI's sequential encoding loop, on as many threads as the
-        decoder's (:mod:`lic_lib.models.threads`)."""
-        with coding_threads():
-            return super()._compress_ar(*args, **kwargs)
-
-    def _decompress_ar(self, y_string: bytes, y_hat: torch.Tensor,
-                       params: torch.Tensor, height: int, width: int,
-                       kernel_size: int, padding: int) -> None:
-        with coding_threads():
-            self._decode_positions(y_string, y_hat, params, height, width,
-                                   kernel_size, padding)
-
-    def _decode_positions(self, y_string: bytes, y_hat: torch.Tensor,
-                          params: torch.Tensor, height: int, width: int,
-                          kernel_size: int, padding: int) -> None:
-        gc = self.gaussian_conditional
-        decoder = RansDecoder()
-        decoder.set_stream(y_string)
-        weight, bias = (self.context_prediction.weight,
-                        self.context_prediction.bias)
-        for h in range(height):
-            for w in range(width):
-                ctx = F.conv2d(y_hat[:, :, h:h + kernel_size,
-                                     w:w + kernel_size], weight, bias=bias)
-                p = params[:, :, h:h + 1, w:w + 1]
-                scales, means = self.entropy_parameters(
-                    torch.cat((p, ctx), dim=1)).chunk(2, 1)
-                indexes = gc.build_indexes(scales).squeeze().tolist()
-                rv = decoder.decode_stream(
-                    indexes, *gc.coder_tables(max(indexes) + 1))
-                y_hat[:, :, h + padding:h + padding + 1,
-                      w + padding:w + padding + 1] = gc.dequantize(
-                          torch.Tensor(rv).reshape(1, -1, 1, 1), means)

@@ -1,0 +1,313 @@
+"""Integer convolutions: entropy parameters every machine computes alike.
+
+Introduced in the chapter {ref}`chap-hyperprior` (section "Across
+machines").  A decoder must compute the very means and scales its encoder
+used: one scale on the other side of a boundary of the scale table gives
+another CDF, and rANS decodes garbage from there on.  Float convolutions
+do not promise that across devices, CPU instruction sets, kernel libraries
+or thread counts: they sum in different orders and round differently in
+the last bit.  Sums of *integers* have no such freedom as long as every
+partial sum is exactly representable, whatever the order.  So, as the
+paper's authors do in their public implementation (``MSP_AUTHORS.md`` §5),
+every convolution that computes entropy parameters runs, when a model
+codes, on integers — after training, with no retraining:
+
+* the weights of each output channel are scaled by a power of two so that
+  the largest is below 2^:data:`WEIGHT_BITS`, and rounded;
+* the input of each image is scaled by a power of two from its own largest
+  magnitude so that it is at most 2^:data:`INPUT_BITS`, and rounded;
+* the integer convolution is computed exactly: in float64 (53-bit
+  integers) on a GPU or for small inputs, and on the CPU as a sum of float32
+  convolutions of pieces of the input small enough that no partial sum can
+  pass 2^24 (the float32 kernels are several times faster than float64);
+  either way the result is the same exact integer;
+* the result is scaled back by the two powers of two and rounded once to
+  float32, then the bias is added in float32.
+
+Between convolutions there are only operations whose IEEE results are the
+same everywhere (ReLU, leaky ReLU, additions, concatenation, slicing); the
+MSP heads' GELU is replaced when coding by :func:`gelu`, a rational
+approximation of ``erf`` (Abramowitz & Stegun 7.1.28, error < 3e-7) built
+from additions, multiplications and one division.  The transforms
+``g_a``/``g_s`` stay float: decoded *images* may differ in the last bits
+between machines, decoded *latents* may not.
+
+The bit depths are part of the file format (version 2); the rate costs
+nothing measurable (see the hyperprior chapter).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["WEIGHT_BITS", "INPUT_BITS", "ARITHMETICS", "coding",
+           "arithmetic", "integer_active", "conv", "integer_conv", "gelu",
+           "make_exact", "IntegerWeights"]
+
+#: Magnitude bits of the integer weights (per output channel).
+WEIGHT_BITS = 8
+#: Magnitude bits of the integer inputs (per image).
+INPUT_BITS = 12
+#: How a file's entropy parameters were computed: the header's byte.
+ARITHMETICS = {"float": 0, "integer": 1}
+
+_MODE: ContextVar[str] = ContextVar("lic_arithmetic", default="integer")
+_CODING: ContextVar[bool] = ContextVar("lic_coding", default=False)
+_F32_EXACT = 1 << 24           # float32 represents every integer up to this
+
+
+@contextmanager
+def arithmetic(mode: str) -> Iterator[None]:
+    """Code with ``mode`` (``"integer"``, the default and format version 2,
+    or ``"float"``, version 1: bit-exact only on the encoder's machine)."""
+    if mode not in ARITHMETICS:
+        raise ValueError(f"arithmetic must be one of {', '.join(ARITHMETICS)}")
+    token = _MODE.set(mode)
+    try:
+        yield
+    finally:
+        _MODE.reset(token)
+
+
+@contextmanager
+def coding() -> Iterator[None]:
+    """Mark the block as coding (``compress``/``decompress``): the layers
+    made by :func:`make_exact` then compute in the current arithmetic."""
+    token = _CODING.set(True)
+    try:
+        yield
+    finally:
+        _CODING.reset(token)
+
+
+def integer_active() -> bool:
+    """Whether entropy-parameter layers compute on integers right now."""
+    return _CODING.get() and _MODE.get() == "integer"
+
+
+def _pow2(e: torch.Tensor) -> torch.Tensor:
+    """2**e in float64, exactly, built from the exponent bits (no ``pow``,
+    whose last bit libraries do not all agree on)."""
+    return ((e.to(torch.int64) + 1023) << 52).view(torch.float64)
+
+
+class IntegerWeights:
+    """A convolution's weights as integers, computed once per weight tensor.
+
+    ``w64``/``w32`` hold the same integers; ``scale`` is 2^(e − A) per
+    output channel; ``bound`` is the largest sum of |weights| one output
+    can meet (for a stride-s transposed convolution, per phase: each output
+    sees only the taps of its phase).  Every partial sum is at most
+    ``bound`` times the largest input magnitude.
+    """
+
+    def __init__(self, weight: torch.Tensor, transposed: bool,
+                 stride: tuple[int, int]):
+        w = weight.detach().double()
+        wo = w.transpose(0, 1) if transposed else w     # out channels first
+        _, e = torch.frexp(wo.abs().flatten(1).amax(1))  # max < 2**e
+        shape = (-1,) + (1,) * (wo.dim() - 1)
+        wi = torch.round(wo * _pow2(WEIGHT_BITS - e).view(shape))
+        if transposed:
+            sh, sw = stride
+            bound = max(int(wi[..., a::sh, b::sw].abs().flatten(1).sum(1)
+                            .max()) for a in range(sh) for b in range(sw))
+            wi = wi.transpose(0, 1)
+        else:
+            bound = int(wi.abs().flatten(1).sum(1).max())
+        self.w64 = wi.contiguous()
+        self.w32 = wi.float().contiguous()
+        self.scale = _pow2(e - WEIGHT_BITS)
+        self.bound = max(bound, 1)
+        if self.bound << INPUT_BITS >= 1 << 53:
+            raise ValueError("weights too wide for exact float64 sums")
+
+
+def _weights(module: nn.Module) -> IntegerWeights:
+    """The module's :class:`IntegerWeights`, rebuilt when its weights (or
+    its mask: the AR model's masked convolution) or device change."""
+    weight = module.weight
+    mask = getattr(module, "mask", None)
+    key = (weight.data_ptr(), weight._version, weight.device,
+           None if mask is None else mask._version)
+    cached = module.__dict__.get("_integer_weights")
+    if cached is None or cached[0] != key:
+        w = weight if mask is None else weight * mask
+        cached = (key, IntegerWeights(
+            w, isinstance(module, nn.ConvTranspose2d), module.stride))
+        module.__dict__["_integer_weights"] = cached
+    return cached[1]
+
+
+def _input_integers(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(``x`` as integers with |·| ≤ 2^INPUT_BITS, float32, and the power
+    of two 2^-shift of each image that scales them back).  Exact: a
+    float32 times a power of two, then rounded."""
+    _, e = torch.frexp(x.abs().flatten(1).amax(1))     # max < 2**e
+    xi = torch.round(x * _pow2(INPUT_BITS - e).float().view(-1, 1, 1, 1))
+    return xi, _pow2(e - INPUT_BITS).float()
+
+
+def _pieces(xi: torch.Tensor, limit: int) -> tuple[torch.Tensor, list[int]]:
+    """``xi`` (|·| ≤ 2^INPUT_BITS) as Σₖ pieceₖ·2^shiftₖ with every
+    |piece| ≤ ``limit``: the pieces stacked along the batch, and their
+    shifts.  With the shipped weights two pieces suffice."""
+    q = limit.bit_length() - 1            # 2^q ≤ limit: low pieces fit
+    if q < 1:
+        raise ValueError("weights too wide for exact float32 sums")
+    pieces, shifts, shift, top = [], [], 0, 1 << INPUT_BITS
+    while top > limit:
+        hi = torch.round(xi * 2.0 ** -q)  # exact: a power of two
+        pieces.append(xi - hi * 2.0 ** q)
+        shifts.append(shift)
+        xi, shift, top = hi, shift + q, -(-top >> q)    # |hi| ≤ ⌈top/2^q⌉
+    pieces.append(xi)
+    shifts.append(shift)
+    return torch.cat(pieces), shifts
+
+
+@contextmanager
+def _ieee_float32() -> Iterator[None]:
+    """oneDNN's float32 convolutions in IEEE float32, whatever the process
+    allows (bf16 or TF32 internally would round the integer sums)."""
+    conv_precision = torch.backends.mkldnn.conv
+    old = conv_precision.fp32_precision
+    conv_precision.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        conv_precision.fp32_precision = old
+
+
+def integer_conv(x: torch.Tensor, module: nn.Module, **overrides
+                 ) -> torch.Tensor:
+    """``module`` (a ``Conv2d`` or ``ConvTranspose2d``) applied to ``x`` on
+    integers; float32 out.  ``overrides`` replace the module's stride,
+    padding or dilation (the MSP heads evaluate their context convolution
+    on one lattice at a time).
+
+    With T the exact integer convolution and S the product of the two
+    powers of two, the result is, by definition of format version 2,
+    fl32(fl32(T·S) + bias) — whichever way T is computed.
+    """
+    W = _weights(module)
+    transposed = isinstance(module, nn.ConvTranspose2d)
+    kw = dict(stride=module.stride, padding=module.padding,
+              dilation=module.dilation, groups=module.groups)
+    if transposed:
+        kw["output_padding"] = module.output_padding
+    kw.update(overrides)
+    fn = F.conv_transpose2d if transposed else F.conv2d
+    xi, x_scale = _input_integers(x)
+    S = W.scale.float().view(1, -1, 1, 1) * x_scale.view(-1, 1, 1, 1)
+    if x.is_cuda or xi.numel() <= 4096:
+        # float64 holds every sum (bound · 2^INPUT_BITS < 2^53); cuDNN off:
+        # it may pick FFT or Winograd algorithms, which round
+        with (torch.backends.cudnn.flags(enabled=False) if x.is_cuda
+              else nullcontext()):
+            T = fn(xi.double(), W.w64, None, **kw)
+        out = (T * S.double()).float()            # T·S exact, one rounding
+    else:
+        # float32 pieces whose every sum stays below 2^24 (exact), in IEEE
+        # float32 (never oneDNN's bf16/TF32 modes)
+        pieces, shifts = _pieces(xi, _F32_EXACT // W.bound)
+        with _ieee_float32():
+            parts = fn(pieces, W.w32, None, **kw).chunk(len(shifts))
+        if len(parts) == 1:
+            out = parts[0] * S                     # exact
+        elif len(parts) == 2:                      # p₀S exact, p₁S2^q exact:
+            out = torch.addcmul(parts[0] * S,      # one rounding of T·S
+                                parts[1], S * 2.0 ** shifts[1])
+        else:
+            T = sum(p.double() * 2.0 ** k for p, k in zip(parts, shifts))
+            out = (T * S.double()).float()
+    if module.bias is not None:
+        out = out + module.bias.detach().view(1, -1, 1, 1)
+    return out
+
+
+def conv(x: torch.Tensor, module: nn.Module, **overrides) -> torch.Tensor:
+    """``module``'s convolution of ``x`` in the current arithmetic: on
+    integers when coding in format version 2, in float otherwise."""
+    if integer_active():
+        return integer_conv(x, module, **overrides)
+    weight = module.weight
+    if getattr(module, "mask", None) is not None:
+        weight = weight * module.mask
+    if isinstance(module, nn.ConvTranspose2d):
+        kw = dict(stride=module.stride, padding=module.padding,
+                  output_padding=module.output_padding,
+                  dilation=module.dilation, groups=module.groups)
+        kw.update(overrides)
+        return F.conv_transpose2d(x, weight, module.bias, **kw)
+    kw = dict(stride=module.stride, padding=module.padding,
+              dilation=module.dilation, groups=module.groups)
+    kw.update(overrides)
+    return F.conv2d(x, weight, module.bias, **kw)
+
+
+# A&S 7.1.28: erf(x) ≈ 1 − (1 + a1 x + … + a6 x^6)^-16 for x ≥ 0
+_ERF = (0.0705230784, 0.0422820123, 0.0092705272, 0.0001520143,
+        0.0002765672, 0.0000430638)
+
+
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    """x·Φ(x) from float64 additions, multiplications and one division, in
+    a fixed order: the same bits on every machine (|error| < 2e-7·|x|)."""
+    v = x.double()
+    t = v.abs() * 0.7071067811865476            # |x| / √2
+    p = t * _ERF[5]
+    for a in reversed(_ERF[:5]):
+        p = (p + a) * t
+    p = p + 1.0
+    for _ in range(4):                           # p^16
+        p = p * p
+    erf = 1.0 - 1.0 / p
+    erf = torch.where(v < 0, -erf, erf)
+    return (v * 0.5 * (erf + 1.0)).float()
+
+
+class _Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` that codes on integers (:func:`conv`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return conv(x, self) if integer_active() else super().forward(x)
+
+
+class _ConvTranspose2d(nn.ConvTranspose2d):
+    """``nn.ConvTranspose2d`` that codes on integers (:func:`conv`)."""
+
+    def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
+        return conv(x, self) if integer_active() else super().forward(
+            x, output_size)
+
+
+class _GELU(nn.GELU):
+    """``nn.GELU`` that codes with the portable :func:`gelu`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return gelu(x) if integer_active() else super().forward(x)
+
+
+_EXACT = {nn.Conv2d: _Conv2d, nn.ConvTranspose2d: _ConvTranspose2d,
+          nn.GELU: _GELU}
+
+
+def make_exact(module: nn.Module) -> nn.Module:
+    """``module`` whose plain convolutions and GELUs compute in the coding
+    arithmetic (:func:`conv`, :func:`gelu`) inside :func:`coding`.
+
+    The classes are swapped in place for subclasses that only change
+    ``forward``: the parameters, their names and state dicts are the same,
+    and training (outside :func:`coding`) is unchanged.
+    """
+    for m in module.modules():
+        if type(m) in _EXACT:
+            m.__class__ = _EXACT[type(m)]
+    return module
