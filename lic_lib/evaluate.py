@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .bitstream import VERSION
 from .checkpoints import LAMBDAS, checkpoint_path, load_checkpoint
 from .codec import decode_image, encode_image, image_tensor, pad_to
 from .data import dataset_files, eval_images
@@ -31,6 +32,7 @@ from .results import (NonMonotonicLadder, ladder_violations, provenance,
                       result_path, save_rd)
 
 __all__ = ["shipped_lambdas", "shipped_checkpoints", "measured_on",
+           "measured_format", "study",
            "evaluate_model", "estimated_bpp", "result_name",
            "mean_rd_cost", "image_rows", "evaluate_codec", "codec_rows", "measure_image"]
 
@@ -71,9 +73,11 @@ def _load_rows(path: Path) -> dict[str, dict]:
 
 
 def _key(sha: str, dataset_sum: str | None, image: str, device: str,
-         settings: dict | None) -> str:
+         settings: dict | None, fmt: int = VERSION) -> str:
+    """A row's key; rows of format version 1 keep their original keys."""
+    parts = [sha, dataset_sum, image, device, settings]
     return hashlib.sha256(json.dumps(
-        [sha, dataset_sum, image, device, settings],
+        parts if fmt == 1 else parts + [fmt],
         sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -92,7 +96,8 @@ def evaluate_model(model: str, dataset: str = "kodak",
 
     Every image's measurement is appended, as soon as it is made, to
     ``data/results/<dataset>/rows/<name>.jsonl`` under a key of checkpoint
-    SHA-256, data-set checksum, image, device and settings: an interrupted
+    SHA-256, data-set checksum, image, device, settings and file format
+    version: an interrupted
     evaluation (or one run again after a new λ was shipped) codes only
     what is missing, in this session or a later one.  With ``lof`` (a
     :class:`~lic_lib.lof.LOFConfig`) every image is coded with latent
@@ -138,7 +143,7 @@ def evaluate_model(model: str, dataset: str = "kodak",
     res["lmbda"] = lambdas
     d = {"name": name, "description": name, "results": res,
          "meta": provenance(dataset, len(images), device=device,
-                            checkpoints_sha256=shas,
+                            checkpoints_sha256=shas, format=VERSION,
                             threads=torch.get_num_threads(),
                             **({"lof": settings} if settings else {}))}
     bad = ladder_violations(res)
@@ -163,13 +168,14 @@ def mean_rd_cost(rows: pd.DataFrame, lmbda: float) -> float:
 
 def image_rows(model: str, dataset: str = "kodak", lof=None,
                device: str = "cpu", checkpoints: dict[float, str] | None
-               = None) -> pd.DataFrame:
+               = None, fmt: int = VERSION) -> pd.DataFrame:
     """The per-image measurements already made for ``model`` (with the
     LOF settings ``lof``) on ``dataset``: one row per (λ, image), only for
-    the shipped checkpoints and settings of today (rows of replaced
-    checkpoints stay in the file but are not returned), or for the
-    checkpoints given as {λ: SHA-256} (a study measured on checkpoints
-    that have since been replaced, see :func:`measured_on`)."""
+    the shipped checkpoints, settings and file format of today (rows of
+    replaced checkpoints or formats stay in the file but are not
+    returned), or for the checkpoints given as {λ: SHA-256} and format
+    ``fmt`` (a study measured before they were replaced, see
+    :func:`measured_on`)."""
     from .results import _dataset_checksum
     cache = _load_rows(_rows_path(dataset, result_name(model, lof)))
     settings = None if lof is None else dataclasses.asdict(lof)
@@ -179,7 +185,7 @@ def image_rows(model: str, dataset: str = "kodak", lof=None,
     rows = []
     for lam, sha in (checkpoints or shipped_checkpoints(model)).items():
         for stem in stems:
-            r = cache.get(_key(sha, checksum, stem, device, settings))
+            r = cache.get(_key(sha, checksum, stem, device, settings, fmt))
             if r is not None:
                 rows.append({k: v for k, v in r.items() if k != "key"})
     return pd.DataFrame(rows)
@@ -203,9 +209,27 @@ def measured_on(model: str, dataset: str, lof=None) -> dict[float, str]:
     return dict(zip(d["results"]["lmbda"], d["meta"]["checkpoints_sha256"]))
 
 
+def measured_format(model: str, dataset: str, lof=None) -> int:
+    """The ``.lic`` format version of the files behind the result file of
+    ``model`` on ``dataset`` (1 for results from before version 2)."""
+    path = result_path(dataset, result_name(model, lof))
+    if not path.exists():
+        return VERSION
+    return json.loads(path.read_text())["meta"].get("format", 1)
+
+
+def study(model: str, dataset: str, lof=None) -> dict:
+    """What the result file of ``model`` (with ``lof``) on ``dataset`` was
+    measured with, as :func:`image_rows` arguments: ``image_rows(model,
+    dataset, lof, **study(model, dataset, lof))`` gives its rows."""
+    return {"checkpoints": measured_on(model, dataset, lof),
+            "fmt": measured_format(model, dataset, lof)}
+
+
 def _codec_key(codec, checksum: str | None, image: str, p: int) -> str:
     return _key(codec.version(), checksum, image, "cpu",
-                {"codec": codec.name, "settings": codec.settings, "p": p})
+                {"codec": codec.name, "settings": codec.settings, "p": p},
+                fmt=1)                  # not .lic files: no format version
 
 
 def codec_rows(codec_name: str, dataset: str = "kodak",

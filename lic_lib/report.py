@@ -16,7 +16,7 @@ import pandas as pd
 from . import bdrate
 from .checkpoints import checkpoint_path
 from .complexity import sequential_steps
-from .evaluate import image_rows, measured_on, shipped_checkpoints
+from .evaluate import image_rows, measured_on, shipped_checkpoints, study
 from .results import ANCHORS, RESULTS, load_rd, result_path
 
 __all__ = ["context_rates", "joint_msp", "vvc_anchor", "lof_pairs", "lof_bd",
@@ -52,11 +52,11 @@ def lof_pairs(model: str, dataset: str = "kodak") -> pd.DataFrame:
     (λ, image).  Images missing at some λ are dropped, so that every λ
     averages the same images."""
     from .lof import LOFConfig
-    on = measured_on(model, dataset, LOFConfig())
-    lof = image_rows(model, dataset, LOFConfig(), checkpoints=on)
+    on = study(model, dataset, LOFConfig())      # plain rows of the same
+    lof = image_rows(model, dataset, LOFConfig(), **on)   # checkpoints
     if lof.empty:
         return lof
-    return _at_every_lambda(image_rows(model, dataset, checkpoints=on).merge(
+    return _at_every_lambda(image_rows(model, dataset, **on).merge(
         lof, on=["lmbda", "image"], suffixes=("", "_lof")))
 
 
@@ -87,7 +87,7 @@ def lof_bd(model: str, dataset: str = "kodak") -> dict | None:
         return None
     p = both.groupby("lmbda").mean(numeric_only=True)
     from .lof import LOFConfig
-    ms = image_rows("mbt2018-mean", dataset, checkpoints=measured_on(
+    ms = image_rows("mbt2018-mean", dataset, **study(
         "mbt2018-mean", dataset, LOFConfig())).merge(both[["lmbda", "image"]])
     ms = ms.groupby("lmbda").mean(numeric_only=True)
 
@@ -112,7 +112,7 @@ def lof_cost_gain(model: str, dataset: str, lmbda: float = 0.0067
     """RD cost saved by LOF per image [%], measured on the real files."""
     from .lof import LOFConfig
     b = image_rows(model, dataset, LOFConfig(),
-                   checkpoints=measured_on(model, dataset, LOFConfig()))
+                   **study(model, dataset, LOFConfig()))
     if b.empty:
         return pd.Series(dtype=float)
     b = b[b.lmbda == lmbda]
@@ -187,8 +187,8 @@ def bd_vs_vvc(dataset: str, names: list[str],
             model, lof = (n[:-4], LOFConfig()) if n.endswith("+lof") else \
                 (n, None)
             imgs = sorted(_at_every_lambda(image_rows(
-                model, dataset, lof, checkpoints=measured_on(
-                    model, dataset, lof))).image.unique())
+                model, dataset, lof, **study(model, dataset,
+                                             lof))).image.unique())
             if len(imgs) != d["meta"]["images"]:
                 raise ValueError(
                     f"{result_path(dataset, n)} averages {d['meta']['images']}"

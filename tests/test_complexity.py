@@ -29,7 +29,7 @@ def test_ar_step_count_matches_the_decoder_calls():
     # decoder makes one RansDecoder.decode_stream call per position
     import compressai.ans as ans
 
-    import lic_lib.models.rans as rans
+    import lic_lib.models.autoregressive as rans
     decode_stream = ans.RansDecoder.decode_stream
 
     class Counting(ans.RansDecoder):

@@ -81,7 +81,7 @@ def test_refit_of_the_base_replaces_only_its_parameters(tmp_path):
     real = ck.checkpoint_path(*BASE)
     before = ck.sha256(real)
     root = tmp_path / "ckpt"
-    for suffix in (".pt", ".json"):
+    for suffix in (".pt", ".json", ".tables.npz"):
         dst = ck.checkpoint_path(*BASE, root).with_suffix(suffix)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(real.with_suffix(suffix), dst)
@@ -124,7 +124,7 @@ def test_resume_export_and_load(tmp_path):
         assert torch.equal(p, q), n
     # shipped: the heads only, beside a copy of the base checkpoint
     root = tmp_path / "ckpt"
-    for suffix in (".pt", ".json"):
+    for suffix in (".pt", ".json", ".tables.npz"):
         src = ck.checkpoint_path(*BASE).with_suffix(suffix)
         dst = ck.checkpoint_path(*BASE, root).with_suffix(suffix)
         dst.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from lic_lib import evaluate
+from lic_lib.bitstream import VERSION
 from lic_lib.lof import LOFConfig
 from lic_lib.results import (RESULTS, NonMonotonicLadder, ladder_violations,
                              load_rd)
@@ -34,6 +35,7 @@ def test_result_files_describe_the_checkpoints_that_ship(path):
     on = evaluate.measured_on(path.stem, path.parent.name)
     shipped = evaluate.shipped_checkpoints(path.stem)
     assert {lam: shipped.get(lam) for lam in on} == on
+    assert evaluate.measured_format(path.stem, path.parent.name) == VERSION
 
 
 @pytest.mark.parametrize("path", LADDERS,
@@ -50,7 +52,8 @@ def test_every_image_is_monotonic(path):
     model = d["name"].removesuffix("+lof")
     on = dict(zip(d["results"]["lmbda"], d["meta"]["checkpoints_sha256"]))
     rows = evaluate.image_rows(model, path.parent.name, lof=lof,
-                               checkpoints=on)
+                               checkpoints=on,
+                               fmt=d["meta"].get("format", 1))
     assert len(rows) == d["meta"]["images"] * len(d["results"]["lmbda"])
     bad = []
     for image, g in rows.groupby("image"):

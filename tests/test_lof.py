@@ -14,6 +14,7 @@ from lic_lib.codec import decode_image, encode_image, image_tensor, pad_to
 from lic_lib.data import eval_images
 from lic_lib.lof import LOFConfig, encode_lof, latents_fixed, overfit
 from lic_lib.models import build_model
+from lic_lib.models.exact import coding
 
 CFG = LOFConfig(iterations=20, check_every=5, lr=3e-3)
 
@@ -46,7 +47,7 @@ def test_lof_file_decodes_to_its_latents_and_costs_no_more(crops, lmbda):
         if rep["used_lof"]:      # the decoder rebuilt exactly the found ŷ
             res = overfit(net, img, lmbda, CFG)
             x = pad_to(image_tensor(img), 64)
-            with torch.no_grad(), latents_fixed(net, res.y, res.z):
+            with torch.no_grad(), coding(), latents_fixed(net, res.y, res.z):
                 x_hat = net.eval()(x)["x_hat"][..., :img.shape[0],
                                                 :img.shape[1]]
             ref = x_hat.clamp(0, 1)[0].permute(1, 2, 0).mul(255).round()

@@ -7,7 +7,7 @@ import torch
 
 from lic_lib.codec import pad_to
 from lic_lib.models.msp import MSP, Checkerboard, schedule
-from lic_lib.models.threads import coding_threads
+from lic_lib.models.exact import coding
 
 CONFIGS = {"S1K1-polyphase": dict(scales=1, groups=1, order="polyphase"),
            "S2K2-checkerboard": dict(scales=2, groups=2),
@@ -119,8 +119,8 @@ def test_unpadded_input_is_refused():
 
 def test_training_pass_sees_what_the_decoder_sees():
     """In eval mode, forward predicts for every unit exactly the means the
-    encoder codes with: its contexts hold the decoder's values.  (With the
-    coder's thread count: with another, a last-bit difference can flip a
+    encoder codes with: its contexts hold the decoder's values.  (In the
+    coder's integer arithmetic: in float, a last-bit difference can flip a
     rounding of y − μ and change the contexts after it.)"""
     net = build("S2K2-checkerboard")
     x = torch.rand(1, 3, 128, 192, generator=torch.Generator().manual_seed(1))
@@ -131,14 +131,14 @@ def test_training_pass_sees_what_the_decoder_sees():
     gc.forward = lambda y, s, means, _o=gc.forward: seen.setdefault(
         "means", means) is None or _o(y, s, means=means)
     try:
-        with torch.no_grad(), coding_threads():
+        with torch.no_grad(), coding():
             net.compress(x)
             net(x)
     finally:
         del gc.compress, gc.forward
     for unit, m in zip(net.units, coded):
         torch.testing.assert_close(net._gather(
-            seen["means"][:, net._group(unit)], unit), m, rtol=0, atol=1e-5)
+            seen["means"][:, net._group(unit)], unit), m, rtol=0, atol=0)
 
 
 def test_step_map_and_bits_per_unit_cover_every_element():

@@ -2,12 +2,12 @@
 
 Introduced in the chapters {ref}`chap-vae-codec` and
 {ref}`chap-hyperprior`.  The baselines are CompressAI's layers and
-training passes; their coding is this package's: ``build_model`` gives
-every model the entropy model of :mod:`lic_lib.models.rans` (the same
-bits as CompressAI's, without converting the rANS tables at every coder
-call) and makes every network that computes entropy parameters compute
-them on integers when coding (:mod:`lic_lib.models.exact`), so that a
-file decodes to the encoder's latents on any machine:
+training passes; their coding is this package's: every network that
+computes entropy parameters computes them on integers when coding
+(:mod:`lic_lib.models.exact`), so that a file decodes to the encoder's
+latents on any machine, and ``build_model`` gives every model the entropy
+model of :mod:`lic_lib.models.rans` (the same bits as CompressAI's,
+without converting the rANS tables at every coder call):
 
 =========================  ==============================================
 ``bmshj2018-factorized``   factorized prior (Ballé et al. 2017)
@@ -36,7 +36,6 @@ with warnings.catch_warnings():
     from compressai.losses import RateDistortionLoss
     from compressai.models import CompressionModel
     from .autoregressive import JointAutoregressive
-    from .exact import make_exact
     from .hyperprior import (FactorizedPrior, MeanScaleHyperprior,
                              ScaleHyperprior)
     from .rans import GaussianConditional
@@ -90,13 +89,10 @@ def build_model(name: str, N: int = DEFAULT_N,
 
 
 def _for_coding(net: CompressionModel) -> CompressionModel:
-    """``net`` with :class:`~lic_lib.models.rans.GaussianConditional` and
-    the layers of its entropy-parameter networks made exact
-    (:func:`~lic_lib.models.exact.make_exact`; the transforms ``g_a``,
-    ``g_s`` and ``h_a`` stay float)."""
+    """``net`` with :class:`~lic_lib.models.rans.GaussianConditional` (the
+    same bits, without converting the rANS tables at every call).  The
+    models' constructors already made their entropy-parameter networks
+    exact (:func:`~lic_lib.models.exact.make_exact`)."""
     if hasattr(net, "gaussian_conditional"):
         net.gaussian_conditional = GaussianConditional(None)
-    for name in ("h_s", "entropy_parameters", "heads"):
-        if hasattr(net, name):
-            make_exact(getattr(net, name))
     return net

@@ -27,11 +27,12 @@ from compressai.ans import RansDecoder
 from compressai.models import JointAutoregressiveHierarchicalPriors
 from torch import nn
 
-from .exact import INPUT_BITS, _weights, coding, conv, integer_active
+from .exact import _weights, coding, conv, integer_active, make_exact
 
 __all__ = ["JointAutoregressive"]
 
 _K, _PAD = 5, 2                    # the context kernel and its reach
+_AR_BITS = (16, 20)                # weight and input bits of its network
 
 
 class _IntegerLayer:
@@ -39,6 +40,7 @@ class _IntegerLayer:
 
     def __init__(self, module: nn.Module, taps: np.ndarray | None = None):
         W = _weights(module)
+        self.bits = W.input_bits
         w = W.w64.flatten(1).cpu().numpy()
         self.w = np.ascontiguousarray(w if taps is None else w[:, taps])
         self.scale = W.scale.cpu().numpy()
@@ -48,15 +50,27 @@ class _IntegerLayer:
         """float32 vector in, float32 vector out: the bits of
         :func:`~lic_lib.models.exact.integer_conv`, fl32(fl32(T·S) + b)."""
         e = math.frexp(float(np.abs(x).max()))[1]          # max < 2**e
-        xi = np.round(x.astype(np.float64) * math.ldexp(1.0, INPUT_BITS - e))
+        xi = np.round(x.astype(np.float64) * math.ldexp(1.0, self.bits - e))
         T = self.w @ xi                                     # exact integers
-        S = self.scale * math.ldexp(1.0, e - INPUT_BITS)
+        S = self.scale * math.ldexp(1.0, e - self.bits)
         return (T * S).astype(np.float32) + self.bias
 
 
 class JointAutoregressive(JointAutoregressiveHierarchicalPriors):
     """CompressAI's Minnen et al. (2018) model; coding as in the module
     docstring.  ``compress`` and ``decompress`` take one image."""
+
+    def __init__(self, N: int = 192, M: int = 192, **kwargs):
+        super().__init__(N=N, M=M, **kwargs)
+        make_exact(self.h_s)
+        make_exact(self.entropy_parameters)
+        # its per-position network computes in float64 (NumPy) anyway:
+        # more bits cost nothing there, and its chain of four layers per
+        # position is the most sensitive to rounding (measured: +0.17 % of
+        # rate at λ 0.0018 with the 8/12 bits of the other models)
+        for m in (self.context_prediction, *self.entropy_parameters):
+            if isinstance(m, nn.Conv2d):
+                m.integer_bits = _AR_BITS
 
     def compress(self, x: torch.Tensor) -> dict:
         if x.shape[0] != 1:

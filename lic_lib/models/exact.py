@@ -13,16 +13,25 @@ every convolution that computes entropy parameters runs, when a model
 codes, on integers — after training, with no retraining:
 
 * the weights of each output channel are scaled by a power of two so that
-  the largest is below 2^:data:`WEIGHT_BITS`, and rounded;
+  the largest is below 2^A, and rounded (A = :data:`WEIGHT_BITS`);
 * the input of each image is scaled by a power of two from its own largest
-  magnitude so that it is at most 2^:data:`INPUT_BITS`, and rounded;
-* the integer convolution is computed exactly: in float64 (53-bit
-  integers) on a GPU or for small inputs, and on the CPU as a sum of float32
+  magnitude so that it is at most 2^B, and rounded;
+* the integer convolution T is computed exactly: in float64 (53-bit
+  integers) on a GPU or for small inputs, and on the CPU as float32
   convolutions of pieces of the input small enough that no partial sum can
-  pass 2^24 (the float32 kernels are several times faster than float64);
-  either way the result is the same exact integer;
-* the result is scaled back by the two powers of two and rounded once to
-  float32, then the bias is added in float32.
+  pass 2^24 (oneDNN's float32 kernels are several times faster than
+  float64); either way T is the same integer;
+* with S the product of the two powers of two, the output is
+  fl32(fl32(T·S) + bias).
+
+B is a property of the layer, from its integer weights: the largest sum of
+|weights| an output meets, ``bound``, must keep bound·2^B ≤ 2^24 for one
+float32 piece.  A layer whose bound allows B ≥ :data:`MIN_INPUT_BITS` in
+one piece takes the largest such B up to :data:`INPUT_BITS` (the MSP heads'
+1×1 layers: 10–11 bits, one piece); the others take B = :data:`INPUT_BITS`
+in two pieces (the hyper-synthesis, the context convolutions).  A model
+may ask for more bits where it computes in float64 anyway
+(``integer_bits``: the AR model's per-position network, 16 and 20 bits).
 
 Between convolutions there are only operations whose IEEE results are the
 same everywhere (ReLU, leaky ReLU, additions, concatenation, slicing); the
@@ -46,14 +55,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["WEIGHT_BITS", "INPUT_BITS", "ARITHMETICS", "coding",
+__all__ = ["WEIGHT_BITS", "INPUT_BITS", "MIN_INPUT_BITS", "ARITHMETICS",
+           "coding",
            "arithmetic", "integer_active", "conv", "integer_conv", "gelu",
            "make_exact", "IntegerWeights"]
 
 #: Magnitude bits of the integer weights (per output channel).
 WEIGHT_BITS = 8
-#: Magnitude bits of the integer inputs (per image).
+#: Magnitude bits of the integer inputs (per image), at most …
 INPUT_BITS = 12
+#: … and at least, for a layer computed in one float32 piece.
+MIN_INPUT_BITS = 10
 #: How a file's entropy parameters were computed: the header's byte.
 ARITHMETICS = {"float": 0, "integer": 1}
 
@@ -103,17 +115,19 @@ class IntegerWeights:
     ``w64``/``w32`` hold the same integers; ``scale`` is 2^(e − A) per
     output channel; ``bound`` is the largest sum of |weights| one output
     can meet (for a stride-s transposed convolution, per phase: each output
-    sees only the taps of its phase).  Every partial sum is at most
-    ``bound`` times the largest input magnitude.
+    sees only the taps of its phase); ``input_bits`` is the layer's B (see
+    the module docstring).  Every partial sum is at most bound·2^B.
     """
 
     def __init__(self, weight: torch.Tensor, transposed: bool,
-                 stride: tuple[int, int]):
+                 stride: tuple[int, int],
+                 bits: tuple[int, int] | None = None):
+        A, B = bits or (WEIGHT_BITS, None)
         w = weight.detach().double()
         wo = w.transpose(0, 1) if transposed else w     # out channels first
         _, e = torch.frexp(wo.abs().flatten(1).amax(1))  # max < 2**e
         shape = (-1,) + (1,) * (wo.dim() - 1)
-        wi = torch.round(wo * _pow2(WEIGHT_BITS - e).view(shape))
+        wi = torch.round(wo * _pow2(A - e).view(shape))
         if transposed:
             sh, sw = stride
             bound = max(int(wi[..., a::sh, b::sw].abs().flatten(1).sum(1)
@@ -123,9 +137,13 @@ class IntegerWeights:
             bound = int(wi.abs().flatten(1).sum(1).max())
         self.w64 = wi.contiguous()
         self.w32 = wi.float().contiguous()
-        self.scale = _pow2(e - WEIGHT_BITS)
+        self.scale = _pow2(e - A)
         self.bound = max(bound, 1)
-        if self.bound << INPUT_BITS >= 1 << 53:
+        if B is None:
+            fit = 24 - self.bound.bit_length()      # one float32 piece
+            B = min(fit, INPUT_BITS) if fit >= MIN_INPUT_BITS else INPUT_BITS
+        self.input_bits = B
+        if self.bound << B >= 1 << 53:
             raise ValueError("weights too wide for exact float64 sums")
 
 
@@ -140,28 +158,30 @@ def _weights(module: nn.Module) -> IntegerWeights:
     if cached is None or cached[0] != key:
         w = weight if mask is None else weight * mask
         cached = (key, IntegerWeights(
-            w, isinstance(module, nn.ConvTranspose2d), module.stride))
+            w, isinstance(module, nn.ConvTranspose2d), module.stride,
+            getattr(module, "integer_bits", None)))
         module.__dict__["_integer_weights"] = cached
     return cached[1]
 
 
-def _input_integers(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(``x`` as integers with |·| ≤ 2^INPUT_BITS, float32, and the power
-    of two 2^-shift of each image that scales them back).  Exact: a
-    float32 times a power of two, then rounded."""
+def _input_integers(x: torch.Tensor, bits: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(``x`` as integers with |·| ≤ 2^bits, float32, and the power of two
+    2^-shift of each image that scales them back).  Exact: a float32 times
+    a power of two, then rounded."""
     _, e = torch.frexp(x.abs().flatten(1).amax(1))     # max < 2**e
-    xi = torch.round(x * _pow2(INPUT_BITS - e).float().view(-1, 1, 1, 1))
-    return xi, _pow2(e - INPUT_BITS).float()
+    xi = torch.round(x * _pow2(bits - e).float().view(-1, 1, 1, 1))
+    return xi, _pow2(e - bits).float()
 
 
-def _pieces(xi: torch.Tensor, limit: int) -> tuple[torch.Tensor, list[int]]:
-    """``xi`` (|·| ≤ 2^INPUT_BITS) as Σₖ pieceₖ·2^shiftₖ with every
-    |piece| ≤ ``limit``: the pieces stacked along the batch, and their
-    shifts.  With the shipped weights two pieces suffice."""
+def _pieces(xi: torch.Tensor, bits: int, limit: int
+            ) -> tuple[torch.Tensor, list[int]]:
+    """``xi`` (|·| ≤ 2^bits) as Σₖ pieceₖ·2^shiftₖ with every |piece| ≤
+    ``limit``: the pieces stacked along the batch, and their shifts."""
     q = limit.bit_length() - 1            # 2^q ≤ limit: low pieces fit
     if q < 1:
         raise ValueError("weights too wide for exact float32 sums")
-    pieces, shifts, shift, top = [], [], 0, 1 << INPUT_BITS
+    pieces, shifts, shift, top = [], [], 0, 1 << bits
     while top > limit:
         hi = torch.round(xi * 2.0 ** -q)  # exact: a power of two
         pieces.append(xi - hi * 2.0 ** q)
@@ -204,10 +224,10 @@ def integer_conv(x: torch.Tensor, module: nn.Module, **overrides
         kw["output_padding"] = module.output_padding
     kw.update(overrides)
     fn = F.conv_transpose2d if transposed else F.conv2d
-    xi, x_scale = _input_integers(x)
+    xi, x_scale = _input_integers(x, W.input_bits)
     S = W.scale.float().view(1, -1, 1, 1) * x_scale.view(-1, 1, 1, 1)
     if x.is_cuda or xi.numel() <= 4096:
-        # float64 holds every sum (bound · 2^INPUT_BITS < 2^53); cuDNN off:
+        # float64 holds every sum (bound · 2^B < 2^53); cuDNN off:
         # it may pick FFT or Winograd algorithms, which round
         with (torch.backends.cudnn.flags(enabled=False) if x.is_cuda
               else nullcontext()):
@@ -216,7 +236,7 @@ def integer_conv(x: torch.Tensor, module: nn.Module, **overrides
     else:
         # float32 pieces whose every sum stays below 2^24 (exact), in IEEE
         # float32 (never oneDNN's bf16/TF32 modes)
-        pieces, shifts = _pieces(xi, _F32_EXACT // W.bound)
+        pieces, shifts = _pieces(xi, W.input_bits, _F32_EXACT // W.bound)
         with _ieee_float32():
             parts = fn(pieces, W.w32, None, **kw).chunk(len(shifts))
         if len(parts) == 1:
@@ -258,19 +278,17 @@ _ERF = (0.0705230784, 0.0422820123, 0.0092705272, 0.0001520143,
 
 
 def gelu(x: torch.Tensor) -> torch.Tensor:
-    """x·Φ(x) from float64 additions, multiplications and one division, in
-    a fixed order: the same bits on every machine (|error| < 2e-7·|x|)."""
-    v = x.double()
-    t = v.abs() * 0.7071067811865476            # |x| / √2
+    """x·Φ(x) from float32 additions, multiplications and one division in
+    a fixed order: the same bits on every machine (|error| < 3e-6)."""
+    t = x.abs() * 0.70710677                     # |x| / √2
     p = t * _ERF[5]
     for a in reversed(_ERF[:5]):
         p = (p + a) * t
     p = p + 1.0
     for _ in range(4):                           # p^16
         p = p * p
-    erf = 1.0 - 1.0 / p
-    erf = torch.where(v < 0, -erf, erf)
-    return (v * 0.5 * (erf + 1.0)).float()
+    half = 0.5 / p                               # (1 − erf(|x|/√2)) / 2
+    return x * torch.where(x < 0, half, 1.0 - half)
 
 
 class _Conv2d(nn.Conv2d):

@@ -17,7 +17,7 @@ from compressai.models import FactorizedPrior as _Factorized
 from compressai.models import MeanScaleHyperprior as _MeanScale
 from compressai.models import ScaleHyperprior as _Scale
 
-from .exact import coding
+from .exact import coding, make_exact
 
 __all__ = ["FactorizedPrior", "ScaleHyperprior", "MeanScaleHyperprior"]
 
@@ -37,6 +37,10 @@ class FactorizedPrior(_Factorized):
 
 class ScaleHyperprior(_Scale):
     """Ballé et al. (2018): a scale per element of ŷ from ẑ."""
+
+    def __init__(self, N: int, M: int, **kwargs):
+        super().__init__(N=N, M=M, **kwargs)
+        make_exact(self.h_s)         # integers when coding
 
     def _gaussian_params(self, z_hat: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -42,7 +42,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from .exact import coding, conv
+from .exact import coding, conv, make_exact
 from .hyperprior import MeanScaleHyperprior
 
 __all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_MODELS",
@@ -217,6 +217,7 @@ class MSP(MeanScaleHyperprior):
                   hyper=2 * M, out=mg, width=width, kernel=kernel,
                   dilation=2 ** u.scale)
             for u in self.units)
+        make_exact(self.heads)       # integers when coding
 
     @property
     def downsampling_factor(self) -> int:
