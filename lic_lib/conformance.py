@@ -44,6 +44,9 @@ CPU_VARIANTS: dict[str, tuple[dict[str, str], list[str]]] = {
     "DNNL_MAX_CPU_ISA=SSE41": ({"DNNL_MAX_CPU_ISA": "SSE41"}, []),
     "oneDNN off": ({}, ["--no-mkldnn"]),
     "channels_last": ({}, ["--channels-last"]),
+    "older CPU (both kernel limits, 1 thread)": (
+        {"ATEN_CPU_CAPABILITY": "default", "DNNL_MAX_CPU_ISA": "SSE41",
+         "OMP_NUM_THREADS": "1"}, ["--threads", "1"]),
 }
 
 
@@ -53,10 +56,11 @@ def latent_sha256(y_hat) -> str:
     return hashlib.sha256(a.tobytes()).hexdigest()
 
 
-def decode_digests(paths: list[Path], channels_last: bool = False
-                   ) -> dict[str, dict[str, str]]:
+def decode_digests(paths: list[Path], channels_last: bool = False,
+                   reference: Path | None = None) -> dict[str, dict]:
     """``{file name: {"latent": sha256, "image": sha256}}`` of ``.lic``
-    files, each decoded with the shipped checkpoint its header names."""
+    files, each decoded with the shipped checkpoint its header names (and
+    ``"psnr"`` against the image file ``reference``, when given)."""
     import torch
 
     from .bitstream import unpack
@@ -80,13 +84,22 @@ def decode_digests(paths: list[Path], channels_last: bool = False
         out[path.name] = {"latent": latent_sha256(dec["y_hat"]),
                           "image": hashlib.sha256(
                               img.cpu().numpy().tobytes()).hexdigest()}
+        if reference is not None:
+            from .data import load_rgb
+            from .metrics import psnr
+            out[path.name]["psnr"] = psnr(
+                load_rgb(reference),
+                img[0].permute(1, 2, 0).cpu().numpy())
     return out
 
 
-def decode_elsewhere(paths: list[Path], variant: str) -> dict:
+def decode_elsewhere(paths: list[Path], variant: str,
+                     reference: Path | None = None) -> dict:
     """:func:`decode_digests` in a fresh Python process under one of
     :data:`CPU_VARIANTS`."""
     env, args = CPU_VARIANTS[variant]
+    if reference is not None:
+        args = [*args, "--reference", str(reference)]
     proc = subprocess.run(
         [sys.executable, "-m", "lic_lib.conformance", *args,
          *map(str, paths)], capture_output=True, text=True,
@@ -139,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--no-mkldnn", action="store_true")
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--reference", type=Path,
+                   help="the original image: report each decode's PSNR")
     a = p.parse_args(argv)
     import torch
     if a.threads:
@@ -146,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.no_mkldnn:
         torch.backends.mkldnn.enabled = False
     torch.set_grad_enabled(False)
-    print(json.dumps(decode_digests(a.files, a.channels_last)))
+    print(json.dumps(decode_digests(a.files, a.channels_last, a.reference)))
 
 
 if __name__ == "__main__":

@@ -1,17 +1,24 @@
-"""What format version 2 costs: decode time with integer entropy parameters.
+"""What format version 2 costs: rate and decode time.
 
-For every shipped model at λ 0.0067, one Kodak image (768×512) and the
-2K photograph of the complexity chapter are coded in both arithmetics
-(version 1: float; version 2: integers) and the two files are decoded
-in turn, seven times each (median); the file sizes come with them.  The BD-rate of version 2
-against version 1 comes from the result files (version 1: the commit
-before the re-measurement).  Writes ``data/results/complexity/format_v2.json``.
+``timing [MODEL…]``: for every shipped model at λ 0.0067, one Kodak image
+(768×512) and the 2K photograph of the complexity chapter are coded in
+both arithmetics (version 1: float; version 2: integers) and the two files
+are decoded in turn, seven times each (median); the file sizes come with
+them.  Run it on a quiet machine.
 
-    .venv/bin/python tools/format_cost.py
+``bd``: BD-rate of every model's version-2 result files against its
+version-1 result files (at commit ``V1``, the last before they were
+re-measured) on every data set.
+
+Both update ``data/results/complexity/format_v2.json``.
+
+    .venv/bin/python tools/format_cost.py timing
+    .venv/bin/python tools/format_cost.py bd
 """
 
 import json
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -31,6 +38,8 @@ from lic_lib.results import RESULTS, provenance  # noqa: E402
 
 OUT = RESULTS / "complexity" / "format_v2.json"
 REPEATS = 7
+V1 = "5a55839"               # the last commit with version-1 result files
+DATASETS = ("kodak", "clic2025", "ood")
 
 
 def decode_times(net, files: dict[str, bytes], model: str
@@ -46,14 +55,14 @@ def decode_times(net, files: dict[str, bytes], model: str
     return {k: statistics.median(v) for k, v in ts.items()}
 
 
-def main() -> None:
+def timing(models: list[str]) -> dict:
     torch.set_grad_enabled(False)
     images = [("kodim01 768×512", eval_images("kodak", limit=1)[0][1])]
     name, img = next((n, a) for n, a in eval_images("clic2025")
                      if a.shape[1] >= 1920)
     images.append((f"{name[:8]} {img.shape[1]}×{img.shape[0]}", img))
     rows = []
-    for model in sys.argv[1:] or (*BASELINES, *CONTEXT_MODELS):
+    for model in models:
         net, _ = load_checkpoint(model, 0.0067)
         for label, im in images:
             row = {"model": model, "image": label}
@@ -67,12 +76,44 @@ def main() -> None:
                                               / row["decode_s_float"] - 1)
             print(json.dumps(row), flush=True)
             rows.append(row)
-    OUT.write_text(json.dumps({
-        "meta": provenance("kodak", 1, device=device_label("cpu"),
-                           lmbda=0.0067, repeats=REPEATS,
-                           note="median of the decode times; bytes "
-                                "include the header (version 2: +2)"),
-        "rows": rows}, indent=1) + "\n")
+    return {"timing_meta": provenance(
+        "kodak", 1, device=device_label("cpu"), lmbda=0.0067,
+        repeats=REPEATS, note="median decode times, the two files decoded "
+        "in turn; bytes include the header (version 2: +2)"),
+        "timing": rows}
+
+
+def bd() -> dict:
+    from lic_lib.bdrate import bd_rate
+    rows = []
+    for ds in DATASETS:
+        for model in (*BASELINES, *CONTEXT_MODELS):
+            path = RESULTS / ds / f"{model}.json"
+            rel = path.relative_to(Path(__file__).resolve().parents[1])
+            old = json.loads(subprocess.run(
+                ["git", "show", f"{V1}:{rel}"], capture_output=True,
+                check=True, text=True).stdout)
+            new = json.loads(path.read_text())
+            assert new["meta"].get("format") == 2, f"{path} is not v2"
+            assert old["meta"]["checkpoints_sha256"] == \
+                new["meta"]["checkpoints_sha256"], f"{path}: other weights"
+            o, n = old["results"], new["results"]
+            rows.append({"dataset": ds, "model": model,
+                         "bd_rate_pct": bd_rate(o["bpp"], o["psnr-rgb"],
+                                                n["bpp"], n["psnr-rgb"]),
+                         "images": new["meta"]["images"]})
+            print(json.dumps(rows[-1]), flush=True)
+    return {"bd_meta": {"version_1_results": f"commit {V1}",
+                        "version_2_results": "data/results/<dataset>/"},
+            "bd_rate_v2_vs_v1": rows}
+
+
+def main() -> None:
+    what, models = sys.argv[1], sys.argv[2:]
+    d = json.loads(OUT.read_text()) if OUT.exists() else {}
+    d.update(timing(models or [*BASELINES, *CONTEXT_MODELS])
+             if what == "timing" else bd())
+    OUT.write_text(json.dumps(d, indent=1) + "\n")
     print(f"wrote {OUT}")
 
 
