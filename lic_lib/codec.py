@@ -26,6 +26,7 @@ from PIL import Image
 from .bitstream import BitstreamError, Header, pack, unpack
 from .models import CompressionModel
 from .models.exact import arithmetic as coding_arithmetic
+from .models.exact import current_arithmetic
 
 __all__ = ["encode_image", "decode_image", "decode_tensors", "latent_shape",
            "pad_to",
@@ -67,10 +68,12 @@ def image_tensor(img: np.ndarray, device: torch.device | str = "cpu"
 @torch.no_grad()
 def encode_image(model: CompressionModel, img: np.ndarray, model_name: str,
                  tag: bytes = b"\0\0\0\0", lambda_index: int = 255,
-                 profile: int = 0, arithmetic: str = "integer") -> bytes:
-    """Compress an H×W×3 uint8 image into the bytes of a ``.lic`` file
-    (format version 2; ``arithmetic="float"`` writes the legacy version 1,
-    which decodes only on the encoder's machine)."""
+                 profile: int = 0, arithmetic: str | None = None) -> bytes:
+    """Compress an H×W×3 uint8 image into the bytes of a ``.lic`` file:
+    format version 2, or with ``arithmetic="float"`` (or inside
+    ``lic_lib.models.exact.arithmetic("float")``) the legacy version 1,
+    which decodes only on the encoder's kind of machine."""
+    arithmetic = arithmetic or current_arithmetic()
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError(f"expected H×W×3 uint8 RGB, got {img.shape} "
                          f"{img.dtype}")

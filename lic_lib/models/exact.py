@@ -56,9 +56,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["WEIGHT_BITS", "INPUT_BITS", "MIN_INPUT_BITS", "ARITHMETICS",
-           "coding",
-           "arithmetic", "integer_active", "conv", "integer_conv", "gelu",
-           "make_exact", "IntegerWeights"]
+           "coding", "arithmetic", "current_arithmetic", "integer_active",
+           "conv", "integer_conv", "gelu", "make_exact", "IntegerWeights"]
 
 #: Magnitude bits of the integer weights (per output channel).
 WEIGHT_BITS = 8
@@ -96,6 +95,11 @@ def coding() -> Iterator[None]:
         yield
     finally:
         _CODING.reset(token)
+
+
+def current_arithmetic() -> str:
+    """The arithmetic :func:`arithmetic` set (``"integer"`` by default)."""
+    return _MODE.get()
 
 
 def integer_active() -> bool:
