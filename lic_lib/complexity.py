@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .bitstream import VERSION
 from .codec import decode_image, encode_image
 
 __all__ = ["sequential_steps", "DecodeTiming", "time_decode",
@@ -270,6 +271,7 @@ def run_sweep(path: str | Path, models: Sequence[str] = SWEEP_MODELS,
         d.setdefault("wall_s", {})[name] = round(time.perf_counter() - t0, 1)
         d["meta"] = provenance("clic2025", 1, device=device_label(device),
                                lmbda=SWEEP_LAMBDA, vvc_qp=SWEEP_QP,
+                               format=VERSION,
                                threads=torch.get_num_threads())
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
