@@ -92,7 +92,9 @@ def encode_image(model: CompressionModel, img: np.ndarray, model_name: str,
 def decode_tensors(model: CompressionModel, data: bytes, model_name: str,
                    tag: bytes | None = None) -> dict:
     """Decode ``.lic`` bytes with ``model``: ``{"x_hat", "y_hat",
-    "header"}``, the image (1×3×H×W, cropped) and the decoded latent.
+    "header"}``, the image (1×3×H×W, cropped) and the decoded latent
+    (``None`` for a model whose ``decompress`` does not return it, such as
+    CompressAI's own classes).
 
     Raises :class:`~lic_lib.bitstream.BitstreamError` if the file is not
     valid, or was written by another model or checkpoint.
@@ -114,7 +116,7 @@ def decode_tensors(model: CompressionModel, data: bytes, model_name: str,
     with coding_arithmetic(header.arithmetic):
         out = model.decompress([[s] for s in strings], header.latent_shape)
     return {"x_hat": out["x_hat"][..., :header.height, :header.width],
-            "y_hat": out["y_hat"], "header": header}
+            "y_hat": out.get("y_hat"), "header": header}
 
 
 def decode_image(model: CompressionModel, data: bytes, model_name: str,
