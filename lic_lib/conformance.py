@@ -67,6 +67,9 @@ def decode_digests(paths: list[Path], channels_last: bool = False,
     from .checkpoints import LAMBDAS, load_checkpoint
     from .codec import decode_tensors
 
+    from .data import load_rgb
+    from .metrics import psnr
+    original = None if reference is None else load_rgb(reference)
     models, out = {}, {}
     for path in map(Path, paths):
         data = path.read_bytes()
@@ -84,12 +87,9 @@ def decode_digests(paths: list[Path], channels_last: bool = False,
         out[path.name] = {"latent": latent_sha256(dec["y_hat"]),
                           "image": hashlib.sha256(
                               img.cpu().numpy().tobytes()).hexdigest()}
-        if reference is not None:
-            from .data import load_rgb
-            from .metrics import psnr
+        if original is not None:
             out[path.name]["psnr"] = psnr(
-                load_rgb(reference),
-                img[0].permute(1, 2, 0).cpu().numpy())
+                original, img[0].permute(1, 2, 0).cpu().numpy())
     return out
 
 

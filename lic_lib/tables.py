@@ -27,14 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import DATA
 from .data import sha256
 
 __all__ = ["GAUSSIAN_TABLES", "GAUSSIAN_SHA256", "save_bottleneck_tables",
            "load_tables", "write_gaussian_tables", "tables_path",
            "TablesError"]
 
-GAUSSIAN_TABLES = Path(__file__).resolve().parents[1] / "data" / \
-    "checkpoints" / "gaussian_tables.npz"
+GAUSSIAN_TABLES = DATA / "checkpoints" / "gaussian_tables.npz"
 #: The Gaussian table of format version 2; never change it (see above).
 GAUSSIAN_SHA256 = ("2bf5454ef85e326a747b32ca5214c7c8"
                    "6287fb26c4651afd0c289fa9750cac0b")

@@ -143,18 +143,18 @@ class JointAutoregressive(JointAutoregressiveHierarchicalPriors):
     def _integer_position(self, params: torch.Tensor):
         """Means and scales of a position, on integers (format v2)."""
         mask = self.context_prediction.mask[0, 0].flatten().bool()
-        taps = torch.arange(self.M * _K * _K).view(self.M, -1)[:, mask]
-        context = _IntegerLayer(self.context_prediction, taps.flatten().numpy())
+        taps = torch.arange(self.M * _K * _K).view(self.M, -1)[:, mask] \
+            .flatten().numpy()
+        context = _IntegerLayer(self.context_prediction, taps)
         layers = [_IntegerLayer(m) for m in self.entropy_parameters
                   if isinstance(m, nn.Conv2d)]
         slope = np.float32(next(m.negative_slope for m in
                                 self.entropy_parameters
                                 if isinstance(m, nn.LeakyReLU)))
         p = params[0].detach().cpu().numpy()
-        flat_taps = taps.flatten().numpy()
 
         def position(y_hat: np.ndarray, h: int, w: int):
-            crop = y_hat[:, h:h + _K, w:w + _K].reshape(-1)[flat_taps]
+            crop = y_hat[:, h:h + _K, w:w + _K].reshape(-1)[taps]
             v = np.concatenate([p[:, h, w], context(crop)])
             for i, layer in enumerate(layers):
                 v = layer(v)

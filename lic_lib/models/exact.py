@@ -209,6 +209,17 @@ def _ieee_float32() -> Iterator[None]:
         conv_precision.fp32_precision = old
 
 
+def _call(module: nn.Module, overrides: dict) -> tuple:
+    """(the functional convolution of ``module``, its keyword arguments
+    with ``overrides`` applied)."""
+    kw = dict(stride=module.stride, padding=module.padding,
+              dilation=module.dilation, groups=module.groups)
+    if isinstance(module, nn.ConvTranspose2d):
+        return F.conv_transpose2d, {**kw, "output_padding":
+                                    module.output_padding, **overrides}
+    return F.conv2d, {**kw, **overrides}
+
+
 def integer_conv(x: torch.Tensor, module: nn.Module, **overrides
                  ) -> torch.Tensor:
     """``module`` (a ``Conv2d`` or ``ConvTranspose2d``) applied to ``x`` on
@@ -221,13 +232,7 @@ def integer_conv(x: torch.Tensor, module: nn.Module, **overrides
     fl32(fl32(T·S) + bias) — whichever way T is computed.
     """
     W = _weights(module)
-    transposed = isinstance(module, nn.ConvTranspose2d)
-    kw = dict(stride=module.stride, padding=module.padding,
-              dilation=module.dilation, groups=module.groups)
-    if transposed:
-        kw["output_padding"] = module.output_padding
-    kw.update(overrides)
-    fn = F.conv_transpose2d if transposed else F.conv2d
+    fn, kw = _call(module, overrides)
     xi, x_scale = _input_integers(x, W.input_bits)
     S = W.scale.float().view(1, -1, 1, 1) * x_scale.view(-1, 1, 1, 1)
     if x.is_cuda or xi.numel() <= 4096:
@@ -264,16 +269,8 @@ def conv(x: torch.Tensor, module: nn.Module, **overrides) -> torch.Tensor:
     weight = module.weight
     if getattr(module, "mask", None) is not None:
         weight = weight * module.mask
-    if isinstance(module, nn.ConvTranspose2d):
-        kw = dict(stride=module.stride, padding=module.padding,
-                  output_padding=module.output_padding,
-                  dilation=module.dilation, groups=module.groups)
-        kw.update(overrides)
-        return F.conv_transpose2d(x, weight, module.bias, **kw)
-    kw = dict(stride=module.stride, padding=module.padding,
-              dilation=module.dilation, groups=module.groups)
-    kw.update(overrides)
-    return F.conv2d(x, weight, module.bias, **kw)
+    fn, kw = _call(module, overrides)
+    return fn(x, weight, module.bias, **kw)
 
 
 # A&S 7.1.28: erf(x) ≈ 1 − (1 + a1 x + … + a6 x^6)^-16 for x ≥ 0

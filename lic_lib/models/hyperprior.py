@@ -51,25 +51,25 @@ class ScaleHyperprior(_Scale):
         """What ``h_a`` reads (the scale model takes |y|)."""
         return torch.abs(y)
 
+    @coding()            # h_s on integers: the decoder's bits
     def compress(self, x: torch.Tensor) -> dict:
         y = self.g_a(x)
         z = self.h_a(self._latent(y))
         eb, gc = self.entropy_bottleneck, self.gaussian_conditional
         z_strings = eb.compress(z)
         z_hat = eb.decompress(z_strings, z.shape[-2:])
-        with coding():
-            scales, means = self._gaussian_params(z_hat)
-            indexes = gc.build_indexes(scales)
+        scales, means = self._gaussian_params(z_hat)
+        indexes = gc.build_indexes(scales)
         return {"strings": [gc.compress(y, indexes, means=means), z_strings],
                 "shape": z.shape[-2:],
                 "y_hat": gc.quantize(y, "dequantize", means)}
 
+    @coding()
     def decompress(self, strings: list, shape) -> dict:
         gc = self.gaussian_conditional
         z_hat = self.entropy_bottleneck.decompress(strings[1], shape)
-        with coding():
-            scales, means = self._gaussian_params(z_hat)
-            indexes = gc.build_indexes(scales)
+        scales, means = self._gaussian_params(z_hat)
+        indexes = gc.build_indexes(scales)
         y_hat = gc.decompress(strings[0], indexes, z_hat.dtype, means)
         return {"x_hat": self.g_s(y_hat).clamp_(0, 1), "y_hat": y_hat}
 

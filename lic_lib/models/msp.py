@@ -341,6 +341,7 @@ class MSP(MeanScaleHyperprior):
         return {"x_hat": self.g_s(y_hat),
                 "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
+    @coding()            # entropy parameters on integers: the decoder's bits
     def compress(self, x: torch.Tensor) -> dict:
         if x.shape[0] != 1:
             raise ValueError("MSP.compress codes one image at a time")
@@ -349,15 +350,13 @@ class MSP(MeanScaleHyperprior):
         z = self.h_a(y)
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
-        with coding():
-            hyper = _channels_last(self.h_s(z_hat))
+        hyper = _channels_last(self.h_s(z_hat))
         y_hat = torch.zeros_like(y)
         strings = [z_strings]
         gc = self.gaussian_conditional
         for i, unit in enumerate(self.units):
             known, current = self._masks(unit, *y.shape[-2:], y.device)
-            with coding():               # the decoder's numbers, bit for bit
-                s, m = self._predict(i, y_hat, hyper, known, current)
+            s, m = self._predict(i, y_hat, hyper, known, current)
             yu = self._gather(y[:, self._group(unit)], unit)
             strings.append(gc.compress(yu, gc.build_indexes(s), means=m))
             y_hat = self._scatter(y_hat, unit,
@@ -365,20 +364,19 @@ class MSP(MeanScaleHyperprior):
         # y_hat: what the decoder will reconstruct (tests compare them)
         return {"strings": strings, "shape": z.shape[-2:], "y_hat": y_hat}
 
+    @coding()
     def decompress(self, strings: list, shape) -> dict:
         if len(strings) != 1 + len(self.units):
             raise ValueError(f"expected {1 + len(self.units)} strings, got "
                              f"{len(strings)}")
         z_hat = self.entropy_bottleneck.decompress(strings[0], shape)
-        with coding():
-            hyper = _channels_last(self.h_s(z_hat))
+        hyper = _channels_last(self.h_s(z_hat))
         h, w = z_hat.shape[-2] * 4, z_hat.shape[-1] * 4
         y_hat = torch.zeros(1, self.M, h, w, device=z_hat.device)
         gc = self.gaussian_conditional
         for i, unit in enumerate(self.units):
             known, current = self._masks(unit, h, w, y_hat.device)
-            with coding():               # the encoder's numbers, bit for bit
-                s, m = self._predict(i, y_hat, hyper, known, current)
+            s, m = self._predict(i, y_hat, hyper, known, current)
             values = gc.decompress(strings[1 + i], gc.build_indexes(s),
                                    means=m)
             y_hat = self._scatter(y_hat, unit, values.to(y_hat.dtype))
