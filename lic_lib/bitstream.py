@@ -56,7 +56,8 @@ _CODERS = {0: "rans"}
 #: Stable ids: never renumber, only append.
 MODEL_IDS = {"bmshj2018-factorized": 1, "bmshj2018-hyperprior": 2,
              "mbt2018-mean": 3, "mbt2018": 4, "checkerboard": 5,
-             "msp-fast": 6, "msp-balanced": 7}
+             "msp-fast": 6, "msp-balanced": 7, "pms-base": 8,
+             "pms-extra": 9}
 _NAMES = {v: k for k, v in MODEL_IDS.items()}
 
 

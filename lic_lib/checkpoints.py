@@ -123,10 +123,15 @@ def load_checkpoint(model: str, lmbda: float, device: torch.device | str
     weights = torch.load(path, map_location="cpu", weights_only=True)
     owner = record
     if "base" in record:           # a context model: only its own weights
-        weights = {**_base_weights(record["base"], root), **weights}
-        owner = json.loads(checkpoint_path(
-            record["base"]["model"], record["base"]["lmbda"],
-            root).with_suffix(".json").read_text())
+        base = _base_weights(record["base"], root)
+        if "from_base" in record:  # it takes only these parts of the base
+            base = {k: v for k, v in base.items()
+                    if k.startswith(tuple(record["from_base"]))}
+        weights = {**base, **weights}
+        if "tables_sha256" not in record:      # it codes with the base's ẑ
+            owner = json.loads(checkpoint_path(
+                record["base"]["model"], record["base"]["lmbda"],
+                root).with_suffix(".json").read_text())
     net = _with_weights(model, record, weights, path)
     if "tables_sha256" not in owner:
         raise CheckpointError(f"{path} has no integer coding tables (an "

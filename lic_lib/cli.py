@@ -155,7 +155,7 @@ def _decompress(a: argparse.Namespace) -> None:
 def _export(a: argparse.Namespace) -> None:
     import torch
     from .checkpoints import export_run
-    from .frozen import export_context
+    from .context_export import export_context
     state = torch.load(Path(a.run_dir) / "last.pt", map_location="cpu",
                        weights_only=True)
     if "base" in state["config"]:        # a context model (lic context)
@@ -182,6 +182,8 @@ def _context(a: argparse.Namespace) -> None:
                                iterations=a.iterations,
                                refit=tuple(a.refit), sizes=tuple(a.sizes),
                                colour=a.colour,
+                               bf16={"auto": None, "on": True,
+                                     "off": False}[a.bf16],
                                **{k: v for k, v in (("crop", a.crop),
                                                     ("crops", a.crops))
                                   if v is not None})
@@ -274,7 +276,8 @@ def _add_codec(sub) -> None:
     s = sub.add_parser("context", help="train context models on the frozen "
                        "mean-scale model (MSP chapter)")
     s.add_argument("--model", nargs="+", required=True,
-                   help="checkerboard, msp-<profile>, msp-s<S>k<K>, mbt2018")
+                   help="checkerboard, msp-<profile>, msp-s<S>k<K>, mbt2018, "
+                        "pms-base, pms-extra")
     s.add_argument("--lmbda", nargs="+", type=float, default=[0.0067])
     s.add_argument("--iterations", type=int, default=3000)
     s.add_argument("--refit", nargs="+", default=[], metavar="PREFIX",
@@ -290,6 +293,9 @@ def _add_codec(sub) -> None:
     s.add_argument("--colour", type=float, default=0.0, metavar="FRACTION",
                    help="re-colour this fraction of the cached crops "
                    "(channel order, saturation)")
+    s.add_argument("--bf16", choices=["auto", "on", "off"], default="off",
+                   help="the context network under bf16 autocast (auto: "
+                        "where the CPU computes bf16 natively)")
     s.add_argument("--root", default="runs/context")
     s.add_argument("--hours", type=float,
                    help="stop (resumably) after this long")

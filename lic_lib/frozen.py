@@ -22,10 +22,7 @@ reference (model, λ, SHA-256) to the mean-scale checkpoint it extends.
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import json
-import shutil
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -33,16 +30,17 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from .checkpoints import _REBUILT, checkpoint_path, load_checkpoint
+from .checkpoints import _REBUILT, load_checkpoint
 from .config import get_device
 from .data import RandomCrops, eval_images
 from .codec import image_tensor, pad_to
 from .models import CompressionModel, build_model
+from .precision import bf16_transforms, use_bf16
 from .train import _device_name, lr_at
 
 __all__ = ["FrozenConfig", "transforms_bypassed", "latent_cache",
            "context_model", "latent_crop", "latent_bpp", "train_context",
-           "trainable", "export_context", "read_log"]
+           "trainable"]
 
 
 @dataclasses.dataclass
@@ -69,6 +67,9 @@ class FrozenConfig:
     #                                  cut from the cached crops, one size
     #                                  per step in turn; () = whole crops
     colour: float = 0.0              # fraction of crops re-coloured
+    bf16: bool | None = False        # context network under bf16 autocast
+    #                                  (None: where the CPU computes bf16
+    #                                  natively, lic_lib.precision)
 
     @property
     def name(self) -> str:
@@ -118,10 +119,23 @@ def latent_cache(base: str, lmbda: float, n: int, crop: int = 256,
 
 def trainable(model: CompressionModel, base: CompressionModel
               ) -> list[str]:
-    """Names of ``model``'s parameters that ``base`` does not have: the
-    context model's own (everything else is frozen)."""
+    """Names of ``model``'s parameters that it does not take from ``base``:
+    the context model's own (everything else is frozen).  A model that
+    names the base parts it takes (``from_base``, the authors' PMS: only
+    the transforms) trains all the rest, its own entropy bottleneck too."""
+    if hasattr(model, "from_base"):
+        return [n for n, _ in model.named_parameters()
+                if not n.startswith(model.from_base)]
     have = dict(base.named_parameters())
     return [n for n, _ in model.named_parameters() if n not in have]
+
+
+def base_weights(model: CompressionModel, weights: dict) -> dict:
+    """The entries of a base checkpoint's ``weights`` that ``model`` takes
+    from it: all but the rebuilt tables, or the ``from_base`` parts only."""
+    keep = getattr(model, "from_base", None)
+    return {k: v for k, v in weights.items() if not k.endswith(_REBUILT)
+            and (keep is None or k.startswith(keep))}
 
 
 def context_model(name: str, lmbda: float, base: str = "mbt2018-mean",
@@ -133,8 +147,7 @@ def context_model(name: str, lmbda: float, base: str = "mbt2018-mean",
     and the names of its parameters left to train."""
     base_net, rec = load_checkpoint(base, lmbda)
     net = build_model(name, rec["N"], rec["M"])
-    weights = {k: v for k, v in base_net.state_dict().items()
-               if not k.endswith(_REBUILT)}
+    weights = base_weights(net, base_net.state_dict())
     _, unexpected = nn.Module.load_state_dict(net, weights, strict=False)
     if unexpected:
         raise ValueError(f"{base} does not fit inside {name}: {unexpected}")
@@ -169,12 +182,14 @@ def latent_crop(y: torch.Tensor, side: int, crop: int
 def latent_bpp(model: CompressionModel, y: torch.Tensor, pixels: int
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Bits per pixel of ŷ and of ẑ for latents ``y`` (mean over the batch;
-    noise or rounding as the model's mode says)."""
+    noise or rounding as the model's mode says; ẑ's are 0 for a model
+    without a hyperprior)."""
     with transforms_bypassed(model):
         out = model(y)
     lik = out["likelihoods"]
     per = -1.0 / (pixels * y.shape[0] * torch.log(torch.tensor(2.0)))
-    return (lik["y"].log().sum() * per, lik["z"].log().sum() * per)
+    z = lik["z"].log().sum() * per if "z" in lik else y.new_zeros(())
+    return lik["y"].log().sum() * per, z
 
 
 @torch.no_grad()
@@ -214,6 +229,12 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
                                cfg.refit)
     params = [p for n, p in net.named_parameters() if n in names]
     opt = torch.optim.Adam(params, lr=cfg.lr)
+    # a bottleneck of the model's own (the PMS coarsest scale) trains with
+    # it, its quantiles through the auxiliary loss ×0.001 (the authors')
+    own_bottleneck = any(n.startswith("entropy_bottleneck.") for n in names)
+    bf16, why = use_bf16(cfg.bf16, torch.device(device))
+    log(f"{run_dir}: context network in {'bf16' if bf16 else 'fp32'} "
+        f"({why})")
     ys = latent_cache(cfg.base, cfg.lmbda, cfg.crops, cfg.crop, cfg.seed,
                       cache, progress, cfg.colour)
     kodak = [y.to(device) for y in _kodak_latents(net.cpu(),
@@ -252,7 +273,8 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
     t0, running = time.time() - elapsed, []
     while step < cfg.iterations:
         net.train()
-        net.entropy_bottleneck.eval()        # ẑ rounded, as in decoding
+        if not own_bottleneck:
+            net.entropy_bottleneck.eval()    # ẑ rounded, as in decoding
         idx = torch.randint(0, len(ys), (cfg.batch_size,))
         y = ys[idx].to(device).float()
         side = cfg.sizes[step % len(cfg.sizes)] if cfg.sizes else cfg.crop
@@ -261,9 +283,11 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
         pixels = side * side
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        by, _ = latent_bpp(net, y, pixels)
+        with bf16_transforms(net, bf16):
+            by, _ = latent_bpp(net, y, pixels)
+        loss = by + 0.001 * net.aux_loss() if own_bottleneck else by
         opt.zero_grad(set_to_none=True)
-        by.backward()
+        loss.backward()
         opt.step()
         running.append(float(by.detach()))
         step += 1
@@ -284,116 +308,3 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
     bar.close()
     net.eval()
     return net
-
-
-def read_log(run_dir: str | Path) -> list[dict]:
-    """Rows of a context run's ``log.csv`` (or of a CSV file) as floats;
-    row 0, before training, has no training rate (NaN)."""
-    path = Path(run_dir)
-    path = path / "log.csv" if path.is_dir() else path
-    with open(path, newline="") as f:
-        return [{k: float(v) if v else float("nan") for k, v in r.items()}
-                for r in csv.DictReader(f)]
-
-
-def export_context(run_dir: str | Path, root: Path | None = None,
-                   as_model: str | None = None) -> Path:
-    """Ship a finished context run: its own parameters in fp16, and a
-    record that names the base checkpoint (with its SHA-256).
-
-    ``as_model`` ships it under another registry name of the very same
-    architecture (an ablation run ``msp-s1k2`` as the profile that is
-    defined as S=1, K=2, say); anything else is refused.  A run that
-    re-fits the base model's own parameters replaces them in the base
-    checkpoint (:func:`_export_refit`).
-    """
-    from .data import sha256
-    from .results import provenance
-    run_dir = Path(run_dir)
-    state = torch.load(run_dir / "last.pt", map_location="cpu",
-                       weights_only=True)
-    cfg = FrozenConfig(**state["config"])
-    if state["step"] < cfg.iterations:
-        raise ValueError(f"{run_dir} is unfinished (step {state['step']})")
-    base = checkpoint_path(cfg.base, cfg.lmbda, root)
-    base_rec = json.loads(base.with_suffix(".json").read_text())
-    name = as_model or cfg.model
-    if name != cfg.model and not _same_architecture(cfg.model, name):
-        raise ValueError(f"{cfg.model} and {name} are different models")
-    path = checkpoint_path(name, cfg.lmbda, root)
-    if path == base:
-        return _export_refit(run_dir, state, cfg, base, base_rec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.half() for k, v in state["model"].items()}, path)
-    rows = read_log(run_dir)
-    record = {
-        "model": name, "lmbda": cfg.lmbda, "N": base_rec["N"],
-        "M": base_rec["M"],
-        "base": {"model": cfg.base, "lmbda": cfg.lmbda,
-                 "sha256": base_rec["sha256"]},
-        "iterations": cfg.iterations, "finetune_iterations": 0,
-        "crops": f"{cfg.batch_size} cached latents of {cfg.crop}² crops "
-                 f"per step ({cfg.crops} crops)",
-        "wall_time_s": round(state["elapsed"], 1),
-        "device": state.get("device", "cpu"),
-        "sha256": sha256(path), "bytes": path.stat().st_size,
-        "validation": {"step": int(rows[-1]["step"]),
-                       "bpp_estimate": rows[-1]["kodak_bpp"],
-                       "images": "Kodak (24), likelihoods"},
-        "train_config": dataclasses.asdict(cfg),
-        **{k: v for k, v in provenance("train", 187).items()
-           if k in ("commit", "date", "dataset_sha256sums")}}
-    path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    shutil.copyfile(run_dir / "log.csv", path.with_suffix(".csv"))
-    return path
-
-
-def _export_refit(run_dir: Path, state: dict, cfg: FrozenConfig,
-                  base: Path, base_rec: dict) -> Path:
-    """Ship a re-fit of the base model's own parameters (``cfg.model ==
-    cfg.base``, e.g. its hyper-synthesis re-fit on larger crops) *in place*
-    of the base checkpoint: the re-fit parameters replace the shipped ones,
-    and the record keeps how the base was trained and adds how, on what
-    and by how much it was re-fit.  Context models trained on the old base
-    then refuse to load (its SHA-256 changed) until they are retrained."""
-    from .data import sha256
-    from .results import provenance
-    weights = torch.load(base, map_location="cpu", weights_only=True)
-    for k, v in state["model"].items():
-        if k not in weights:
-            raise ValueError(f"{k} of {run_dir} is not in {base}")
-        weights[k] = v.to(weights[k].dtype)
-    torch.save(weights, base)
-    rows = read_log(run_dir)
-    refits = list(base_rec.get("refits", []))
-    refits.append({
-        "parameters": list(cfg.refit), "iterations": cfg.iterations,
-        "crops": f"{cfg.batch_size} cached latents per step, windows of "
-                 + "/".join(f"{s}²" for s in cfg.sizes or (cfg.crop,))
-                 + f" pixels in turn, from {cfg.crops} crops of "
-                 f"{cfg.crop}²" + (f", {cfg.colour:.0%} of them re-coloured"
-                                   if cfg.colour else ""),
-        "loss": "rate of ŷ (transforms and density of ẑ frozen)",
-        "wall_time_s": round(state["elapsed"], 1),
-        "device": state.get("device", "cpu"),
-        "kodak_bpp_estimate": {"before": rows[0]["kodak_bpp"],
-                               "after": rows[-1]["kodak_bpp"],
-                               "images": cfg.kodak_images},
-        "previous_sha256": base_rec["sha256"],
-        "train_config": dataclasses.asdict(cfg),
-        **{k: v for k, v in provenance("train", 187).items()
-           if k in ("commit", "date")}})
-    record = {**base_rec, "sha256": sha256(base),
-              "bytes": base.stat().st_size, "refits": refits}
-    base.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    shutil.copyfile(run_dir / "log.csv",
-                    base.with_name(f"{base.stem}.refit.csv"))
-    return base
-
-
-def _same_architecture(a: str, b: str) -> bool:
-    """Same decoding units and the same parameter shapes."""
-    ma, mb = build_model(a), build_model(b)
-    return getattr(ma, "units", None) == getattr(mb, "units", None) and {
-        n: p.shape for n, p in ma.named_parameters()} == {
-        n: p.shape for n, p in mb.named_parameters()}

@@ -75,7 +75,7 @@ def use_bf16(requested: bool | None, device: torch.device
     return native, why
 
 
-_TRANSFORMS = ("g_a", "g_s", "h_a", "h_s")
+_TRANSFORMS = ("g_a", "g_s", "h_a", "h_s", "context")   # PMS: its network
 
 
 @contextlib.contextmanager
@@ -83,8 +83,8 @@ def bf16_transforms(model: nn.Module, enabled: bool = True
                     ) -> Iterator[None]:
     """Run the model's transforms under CPU bfloat16 autocast.
 
-    Only ``g_a``, ``g_s``, ``h_a`` and ``h_s`` are wrapped (their outputs
-    cast back to fp32), so the entropy models and likelihoods stay in fp32;
+    Only ``g_a``, ``g_s``, ``h_a``, ``h_s`` and a PMS model's ``context``
+    network are wrapped (their outputs cast back to fp32), so the entropy models and likelihoods stay in fp32;
     the wrapping is undone on exit and never touches the state dict.
     """
     wrapped = []
@@ -96,7 +96,9 @@ def bf16_transforms(model: nn.Module, enabled: bool = True
 
             def forward(*args, _f=mod.forward, **kw):
                 with torch.autocast("cpu", dtype=torch.bfloat16):
-                    return _f(*args, **kw).float()
+                    out = _f(*args, **kw)
+                return tuple(o.float() for o in out) \
+                    if isinstance(out, tuple) else out.float()
 
             mod.forward = forward
             wrapped.append(mod)

@@ -295,7 +295,7 @@ def context_rates(lmbda: float = 0.0067) -> pd.Series:
     Runs named ``<model>+h_s`` re-fit the base's hyper-synthesis too; the
     run ``mbt2018-mean+h_s`` has no context at all and is the control that
     sees the same 256² training latents as the context models."""
-    from .frozen import read_log
+    from .context_export import read_log
     rates, base = {}, None
     for path in sorted((RESULTS / "context" / f"{lmbda:g}").glob("*.csv")):
         rows = read_log(path)

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from lic_lib import checkpoints as ck
-from lic_lib.frozen import (FrozenConfig, context_model, export_context,
-                            kodak_rate, latent_crop, train_context,
-                            _kodak_latents)
+from lic_lib.context_export import export_context
+from lic_lib.frozen import (FrozenConfig, context_model, kodak_rate,
+                            latent_crop, train_context, _kodak_latents)
 from test_train import needs_train
 
 BASE = ("mbt2018-mean", 0.0067)
@@ -150,3 +150,38 @@ def test_resume_export_and_load(tmp_path):
     meta.write_text(json.dumps(rec_base))
     with pytest.raises(ck.CheckpointError, match="trained on"):
         ck.load_checkpoint("msp-fast", BASE[1], root=root)
+
+
+@needs_train
+def test_authors_model_trains_its_own_bottleneck_and_ships_its_table(
+        tmp_path):
+    """pms-base takes only g_a/g_s from the base: its bottleneck (the
+    coarsest scale) trains, and ships with its own integer table."""
+    cfg = FrozenConfig(model="pms-base", crops=8, crop=128, batch_size=2,
+                       iterations=2, log_every=2, kodak_images=1)
+    net, names = context_model("pms-base", BASE[1])
+    assert any(n.startswith("entropy_bottleneck.") for n in names)
+    assert not any(n.startswith(("g_a.", "g_s.")) for n in names)
+    before = {n: p.clone() for n, p in net.named_parameters()}
+    trained = train_context(cfg, tmp_path / "r", progress=False,
+                            log=lambda _: None, cache=tmp_path / "lat")
+    moved = {n for n, p in trained.named_parameters()
+             if not torch.equal(p.cpu(), before[n])}
+    assert "entropy_bottleneck.quantiles" in moved       # aux loss trains it
+    assert not any(n.startswith(("g_a.", "g_s.")) for n in moved)
+    root = tmp_path / "ckpt"
+    for suffix in (".pt", ".json", ".tables.npz"):
+        src = ck.checkpoint_path(*BASE).with_suffix(suffix)
+        dst = ck.checkpoint_path(*BASE, root).with_suffix(suffix)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    path = export_context(tmp_path / "r", root)
+    rec = json.loads(path.with_suffix(".json").read_text())
+    assert rec["from_base"] == ["g_a.", "g_s."]
+    assert rec["tables_sha256"] == ck.sha256(path.with_suffix(".tables.npz"))
+    assert not any(k.startswith(("g_a.", "g_s.", "h_s."))
+                   for k in torch.load(path, weights_only=True))
+    net, _ = ck.load_checkpoint("pms-base", BASE[1], root=root)
+    base, _ = ck.load_checkpoint(*BASE, root=root)
+    assert torch.equal(net.g_a[0].weight, base.g_a[0].weight)
+    assert net.entropy_bottleneck._quantized_cdf.shape[0] == net.M

@@ -16,6 +16,7 @@ without converting the rANS tables at every coder call):
 ``mbt2018``                joint autoregressive + hyperprior (Minnen 2018)
 ``checkerboard``           checkerboard context (He et al. 2021), 2 steps
 ``msp-fast``, ``msp-bal…``  the MSP models of ``MSP_MODELS`` (S=1; K=1, 4)
+``pms-base``, ``-extra``   the authors' progressive multi-scale model
 =========================  ==============================================
 
 All models of the book share one width setting (N, M) so that RD
@@ -41,7 +42,7 @@ with warnings.catch_warnings():
     from .rans import GaussianConditional
 
 __all__ = ["MODELS", "BASELINES", "CONTEXT_MODELS", "build_model",
-           "DEFAULT_N", "DEFAULT_M", "CompressionModel", "RateDistortionLoss"]
+           "DEFAULT_N", "DEFAULT_M", "AUTHORS_MODELS", "CompressionModel", "RateDistortionLoss"]
 
 #: Widths shared by every model of the book (see the VAE chapter for why).
 DEFAULT_N, DEFAULT_M = 64, 96
@@ -53,10 +54,13 @@ MODELS: dict[str, Callable[..., CompressionModel]] = {
     "mbt2018": JointAutoregressive,
 }
 from .msp import MSP, MSP_MODELS, Checkerboard  # noqa: E402 (needs the above)
+from .pms import PMS, PMS_PROFILES  # noqa: E402
 
 MODELS["checkerboard"] = Checkerboard
 MODELS.update({name: functools.partial(MSP, **kw)
                for name, kw in MSP_MODELS.items()})
+MODELS.update({name: functools.partial(PMS, profile=p)
+               for name, p in PMS_PROFILES.items()})
 
 #: The four baselines of the paper's comparison, simplest first.
 BASELINES = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean",
@@ -65,6 +69,8 @@ BASELINES = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean",
 #: Context models compared on the mean-scale model's frozen transforms
 #: (chapter on the MSP model): they add only a probability model to it.
 CONTEXT_MODELS = ("checkerboard", *MSP_MODELS)
+#: The authors' design (their public code), on the same frozen transforms.
+AUTHORS_MODELS = tuple(PMS_PROFILES)
 
 
 def build_model(name: str, N: int = DEFAULT_N,

@@ -34,7 +34,8 @@ may ask for more bits where it computes in float64 anyway
 (``integer_bits``: the AR model's per-position network, 16 and 20 bits).
 
 Between convolutions there are only operations whose IEEE results are the
-same everywhere (ReLU, leaky ReLU, additions, concatenation, slicing); the
+same everywhere (ReLU, leaky ReLU, PReLU, additions, concatenation,
+slicing, nearest up-sampling, pixel shuffle); the
 MSP heads' GELU is replaced when coding by :func:`gelu`, a rational
 approximation of ``erf`` (Abramowitz & Stegun 7.1.28, error < 3e-7) built
 from additions, multiplications and one division.  The transforms
@@ -314,8 +315,20 @@ class _GELU(nn.GELU):
         return gelu(x) if integer_active() else super().forward(x)
 
 
+class _PReLU(nn.PReLU):
+    """``nn.PReLU`` that codes as x or a·x, one IEEE product: the same
+    bits whatever kernel a library would pick."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not integer_active():
+            return super().forward(x)
+        a = self.weight.view(1, -1, 1, 1) if self.weight.numel() > 1 \
+            else self.weight
+        return torch.where(x > 0, x, x * a)
+
+
 _EXACT = {nn.Conv2d: _Conv2d, nn.ConvTranspose2d: _ConvTranspose2d,
-          nn.GELU: _GELU}
+          nn.GELU: _GELU, nn.PReLU: _PReLU}
 
 
 def make_exact(module: nn.Module) -> nn.Module:
