@@ -32,7 +32,7 @@ import torch
 from .bitstream import VERSION
 from .codec import decode_image, encode_image
 
-__all__ = ["sequential_steps", "DecodeTiming", "time_decode",
+__all__ = ["sequential_steps", "decode_macs", "DecodeTiming", "time_decode",
            "sweep_images", "measure_model", "measure_codec", "run_sweep",
            "device_label", "SWEEP_MODELS", "SWEEP_CODECS"]
 
@@ -59,6 +59,41 @@ def sequential_steps(model_name: str, height: int, width: int) -> int:
     except ValueError:
         raise ValueError(f"no step count for model {model_name!r}") from None
     return net.decode_steps(height, width)
+
+
+@torch.no_grad()
+def decode_macs(model, model_name: str, height: int = 512,
+                width: int = 768) -> dict[str, float]:
+    """Multiply–accumulates per pixel to decode an H×W image: ``total``,
+    ``synthesis`` (g_s) and ``entropy`` (the rest: hyper-synthesis and
+    context networks), from PyTorch's FLOP counter (convolutions and
+    matrix products; 1 MAC = 2 FLOPs).
+
+    Counted on the float path (format version 1's arithmetic), whose
+    convolutions are the network's own: the integer path computes the
+    same convolutions, split into pieces where a float32 sum would not be
+    exact, an implementation cost rather than the model's.  The AR model's
+    loop is counted convolution by convolution, position by position."""
+    from torch.utils.flop_counter import FlopCounterMode
+    img = np.random.default_rng(0).integers(0, 256, (height, width, 3),
+                                            np.uint8)
+    data = encode_image(model, img, model_name, arithmetic="float")
+    counter = FlopCounterMode(display=False)
+    with counter:
+        decode_image(model, data, model_name)
+    total = counter.get_total_flops() / 2
+    device = next(model.parameters()).device
+    f = int(model.downsampling_factor)
+    x = torch.zeros(1, 3, -(-height // f) * f, -(-width // f) * f,
+                    device=device)
+    y = model.g_a(x)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model.g_s(y)
+    synthesis = counter.get_total_flops() / 2
+    px = height * width
+    return {"total": total / px, "synthesis": synthesis / px,
+            "entropy": (total - synthesis) / px}
 
 
 @dataclass

@@ -117,9 +117,11 @@ SHAPES = (("1x1", 1, 1, 300, 400), ("17x33", 17, 33, 200, 300),
 
 def write_streams(models: list[str], qualities: tuple[int, ...] = (1, 3),
                   root: Path = STREAMS) -> dict:
-    """Encode the conformance set (every model × ``qualities`` × crops of
-    ``kodim23`` of :data:`SHAPES`), decode it here and write the files
-    with ``digests.json``."""
+    """Encode the conformance set of ``models`` (each × ``qualities`` ×
+    crops of ``kodim23`` of :data:`SHAPES`), decode it here, write the
+    files and add their digests to ``digests.json`` (the streams of other
+    models are kept as they are: a model shipped later gets streams of
+    its own)."""
     from .checkpoints import LAMBDAS, load_checkpoint
     from .codec import encode_image
     from .data import eval_images
@@ -140,7 +142,9 @@ def write_streams(models: list[str], qualities: tuple[int, ...] = (1, 3),
                     lambda_index=q - 1))
                 names.append(name)
     digests = decode_digests([root / n for n in names])
-    (root / "digests.json").write_text(json.dumps(digests, indent=1) + "\n")
+    path = root / "digests.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**old, **digests}, indent=1) + "\n")
     return digests
 
 

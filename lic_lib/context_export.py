@@ -89,6 +89,9 @@ def export_context(run_dir: str | Path, root: Path | None = None,
                  f"per step ({cfg.crops} crops)",
         "wall_time_s": round(state["elapsed"], 1),
         "device": state.get("device", "cpu"),
+        "precision": state.get("precision") or {
+            False: "fp32", True: "bf16"}.get(
+            cfg.bf16, "bf16 where the CPU computes it natively (auto)"),
         "sha256": sha256(path), "bytes": path.stat().st_size,
         "validation": {"step": int(rows[-1]["step"]),
                        "bpp_estimate": rows[-1]["kodak_bpp"],

@@ -264,6 +264,7 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
                  "optimizer": opt.state_dict(), "step": step,
                  "elapsed": elapsed, "rng": torch.get_rng_state(),
                  "device": _device_name(device),
+                 "precision": "bf16" if bf16 else "fp32",
                  "config": dataclasses.asdict(cfg)}
         torch.save(state, ckpt.with_suffix(".tmp"))
         ckpt.with_suffix(".tmp").replace(ckpt)

@@ -24,7 +24,7 @@ from lic_lib.conformance import (CPU_VARIANTS, STREAMS, decode_digests,
 from lic_lib.data import eval_images
 from lic_lib.models import BASELINES, CONTEXT_MODELS
 
-MODELS = (*BASELINES, *CONTEXT_MODELS)
+MODELS = (*BASELINES, *CONTEXT_MODELS, "pms-base")    # pms-extra: not shipped
 
 
 def test_conformance_streams_cover_every_model_and_decode_here():

@@ -1,4 +1,6 @@
-"""MSP `balanced` trained end to end, with the AR model's own recipe.
+"""A context model trained end to end, with the AR model's own recipe.
+
+MSP `balanced` (default) or the authors' `pms-base` (``--model``).
 
 The shipped MSP models are heads trained for 3,000 steps on the frozen
 transforms of the mean-scale model; the shipped AR model (``mbt2018``)
@@ -11,7 +13,8 @@ checkpoint — crops, seed, schedule, steps, final phase on rounded latents
 — with MSP as the model, and warm starts from this script's own run of
 the same parent λ.
 
-Writes data/results/experiments/msp_joint.json (the chapter reads it):
+Writes data/results/experiments/msp_joint.json (pms_joint.json for
+``pms-base``; the chapter reads them):
 per finished λ, the run's validation curve (CID22 val, the same 8 images
 and schedule as every shipped run's log) and its Kodak result from real
 files, beside the shipped mean-scale, MSP `balanced` and AR models at that
@@ -19,7 +22,8 @@ files, beside the shipped mean-scale, MSP `balanced` and AR models at that
 Resumable: the runs live in runs/joint/; on 2 cores ≈ 0.15 s a step
 (λ = 0.0067: 1.9 h; each other λ: about 25 min).
 
-    python tools/joint_msp.py [--lambdas 0.0067 0.0035 ...] [--hours H]
+    python tools/joint_msp.py [--model pms-base] [--lambdas 0.0067 ...]
+                              [--hours H]
 """
 import argparse
 import json
@@ -41,10 +45,11 @@ from lic_lib.evaluate import image_rows, mean_rd_cost, measure_image  # noqa: E4
 from lic_lib.results import RESULTS, provenance  # noqa: E402
 from lic_lib.train import TrainConfig, train  # noqa: E402
 
-MODEL = "msp-balanced"
+MODEL = "msp-balanced"                   # --model sets these three
 ROOT = Path("runs/joint") / MODEL
 OUT = RESULTS / "experiments" / "msp_joint.json"
 SHIPPED = ("mbt2018-mean", "msp-balanced", "mbt2018")
+MODELS = {"msp-balanced": "msp_joint.json", "pms-base": "pms_joint.json"}
 #: Parents before the λ warm-started from them (as the AR ladder trained).
 ORDER = (0.0067, 0.0035, 0.013, 0.0018, 0.025)
 
@@ -104,7 +109,12 @@ if __name__ == "__main__":
                    choices=ORDER, help="λ to train (default: 0.0067)")
     p.add_argument("--hours", type=float,
                    help="stop training after this long (resume later)")
+    p.add_argument("--model", choices=list(MODELS), default=MODEL)
     a = p.parse_args()
+    MODEL, ROOT = a.model, Path("runs/joint") / a.model
+    OUT = RESULTS / "experiments" / MODELS[a.model]
+    if MODEL not in SHIPPED:          # beside its frozen-transform version
+        SHIPPED = (*SHIPPED[:-1], MODEL, SHIPPED[-1])
     deadline = time.time() + a.hours * 3600 if a.hours else None
     for lam in (lam for lam in ORDER if lam in a.lambdas):
         cfg, run = recipe(lam)

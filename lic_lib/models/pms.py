@@ -47,7 +47,8 @@ from .exact import coding, make_exact
 from .hyperprior import MeanScaleHyperprior
 from .rans import GaussianConditional
 
-__all__ = ["PMSProfile", "PMS_PROFILES", "PMS", "ContextNet", "pms_steps"]
+__all__ = ["PMSProfile", "PMS_PROFILES", "PMS", "ContextNet", "pms_steps",
+           "pms_step_map"]
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,23 @@ class PMS(CompressionModel):
 
         y_hat = self._run(coarsest, code)
         return {"x_hat": self.g_s(y_hat).clamp(0, 1), "y_hat": y_hat}
+
+
+def pms_step_map(model: PMS, h: int, w: int, channel: int = 0
+                 ) -> torch.Tensor:
+    """h×w map of the step (1 = the coarsest scale) that decodes each
+    position of latent channel ``channel``; h and w multiples of 2^S."""
+    S = model.profile.scales
+    out = torch.zeros(h, w, dtype=torch.long)
+    out[2 ** S - 1::2 ** S, 2 ** S - 1::2 ** S] = 1
+    t = 1
+    for s in reversed(range(S)):
+        o, f = 2 ** s - 1, 2 ** s
+        for where in model.steps(h // f, w // f, torch.device("cpu")):
+            t += 1
+            view = out[o::f, o::f]
+            view[where[channel]] = t
+    return out
 
 
 def _rows(idx: torch.Tensor) -> int:
