@@ -110,6 +110,17 @@ def test_refit_of_the_base_replaces_only_its_parameters(tmp_path):
     assert torch.equal(net.h_s[0].weight, run["h_s.0.weight"].half().float())
 
 
+def _copy_of_base(root):
+    """``root`` holding a copy of the shipped base checkpoint (weights,
+    record, tables), to export context runs beside it."""
+    for suffix in (".pt", ".json", ".tables.npz"):
+        src = ck.checkpoint_path(*BASE).with_suffix(suffix)
+        dst = ck.checkpoint_path(*BASE, root).with_suffix(suffix)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    return root
+
+
 @needs_train
 def test_resume_export_and_load(tmp_path):
     cfg = FrozenConfig(model="msp-fast", crops=8, crop=64, batch_size=2,
@@ -123,12 +134,7 @@ def test_resume_export_and_load(tmp_path):
     for (n, p), q in zip(straight.named_parameters(), resumed.parameters()):
         assert torch.equal(p, q), n
     # shipped: the heads only, beside a copy of the base checkpoint
-    root = tmp_path / "ckpt"
-    for suffix in (".pt", ".json", ".tables.npz"):
-        src = ck.checkpoint_path(*BASE).with_suffix(suffix)
-        dst = ck.checkpoint_path(*BASE, root).with_suffix(suffix)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
+    root = _copy_of_base(tmp_path / "ckpt")
     with pytest.raises(ValueError, match="different models"):
         export_context(tmp_path / "a", root, as_model="msp-balanced")
     assert export_context(tmp_path / "a", root, as_model="msp-s1k1") == \
@@ -169,12 +175,7 @@ def test_authors_model_trains_its_own_bottleneck_and_ships_its_table(
              if not torch.equal(p.cpu(), before[n])}
     assert "entropy_bottleneck.quantiles" in moved       # aux loss trains it
     assert not any(n.startswith(("g_a.", "g_s.")) for n in moved)
-    root = tmp_path / "ckpt"
-    for suffix in (".pt", ".json", ".tables.npz"):
-        src = ck.checkpoint_path(*BASE).with_suffix(suffix)
-        dst = ck.checkpoint_path(*BASE, root).with_suffix(suffix)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
+    root = _copy_of_base(tmp_path / "ckpt")
     path = export_context(tmp_path / "r", root)
     rec = json.loads(path.with_suffix(".json").read_text())
     assert rec["from_base"] == ["g_a.", "g_s."]
