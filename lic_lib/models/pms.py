@@ -233,14 +233,17 @@ class PMS(CompressionModel):
             pyramid.append(pyramid[-1][..., 1::2, 1::2])
         eb, gc = self.entropy_bottleneck, self.gaussian_conditional
         _, lik_top = eb(pyramid[-1])
-        coarsest = _ste(pyramid[-1], eb.quantize(
+        # outside training, exactly the decoder's values: x + (q − x) is
+        # not always q to the last bit
+        ste = _ste if self.training else (lambda x, q: q)
+        coarsest = ste(pyramid[-1], eb.quantize(
             pyramid[-1], "dequantize", eb._get_medians()))
         liks = [torch.ones_like(p) for p in pyramid[:-1]] + [lik_top]
 
         def code(t, s, scales, means, where):
             _, lik = gc(pyramid[s], scales, means=means)
             liks[s] = torch.where(where, lik, liks[s])
-            return _ste(pyramid[s], torch.round(pyramid[s] - means) + means)
+            return ste(pyramid[s], torch.round(pyramid[s] - means) + means)
 
         y_hat = self._run(coarsest, code)
         for s in range(1, S + 1):        # coarser values into place, in y's
