@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .checkpoints import _REBUILT, checkpoint_path
-from .frozen import FrozenConfig, context_model
+from .frozen import FrozenConfig
 from .models import build_model
 from .tables import save_bottleneck_tables, tables_path
 
@@ -67,16 +67,16 @@ def export_context(run_dir: str | Path, root: Path | None = None,
     if path == base:
         return _export_refit(run_dir, state, cfg, base, base_rec)
     path.parent.mkdir(parents=True, exist_ok=True)
-    own, extra = _own_weights(cfg, state), {}
+    model, extra = build_model(cfg.model, base_rec["N"], base_rec["M"]), {}
+    own = _own_weights(model, state)
     torch.save(own, path)
     if any(k.startswith("entropy_bottleneck.") for k in own):
-        net, _ = context_model(cfg.model, cfg.lmbda, cfg.base)
         torch.nn.Module.load_state_dict(
-            net, {k: v.float() if v.is_floating_point() else v
-                  for k, v in own.items()}, strict=False)
-        extra["tables_sha256"] = save_bottleneck_tables(net,
+            model, {k: v.float() if v.is_floating_point() else v
+                    for k, v in own.items()}, strict=False)
+        extra["tables_sha256"] = save_bottleneck_tables(model,
                                                         tables_path(path))
-    if hasattr(model := build_model(cfg.model), "from_base"):
+    if hasattr(model, "from_base"):
         extra["from_base"] = list(model.from_base)
     rows = read_log(run_dir)
     record = {
@@ -89,9 +89,7 @@ def export_context(run_dir: str | Path, root: Path | None = None,
                  f"per step ({cfg.crops} crops)",
         "wall_time_s": round(state["elapsed"], 1),
         "device": state.get("device", "cpu"),
-        "precision": state.get("precision") or {
-            False: "fp32", True: "bf16"}.get(
-            cfg.bf16, "bf16 where the CPU computes it natively (auto)"),
+        "precision": state.get("precision", "fp32"),   # runs before bf16
         "sha256": sha256(path), "bytes": path.stat().st_size,
         "validation": {"step": int(rows[-1]["step"]),
                        "bpp_estimate": rows[-1]["kodak_bpp"],
@@ -104,14 +102,13 @@ def export_context(run_dir: str | Path, root: Path | None = None,
     return path
 
 
-def _own_weights(cfg: FrozenConfig, state: dict) -> dict:
+def _own_weights(model: torch.nn.Module, state: dict) -> dict:
     """What a context checkpoint ships: the trained parameters in fp16 and,
     for a model with a bottleneck of its own, that bottleneck's buffers
     (fp32; the coding tables are shipped as integers instead)."""
     own = {k: v.half() for k, v in state["model"].items()}
     if any(k.startswith("entropy_bottleneck.") for k in own):
-        net = build_model(cfg.model)
-        own.update({k: v for k, v in net.state_dict().items()
+        own.update({k: v for k, v in model.state_dict().items()
                      if k.startswith(("entropy_bottleneck.",
                                       "gaussian_conditional."))
                      and k not in own and not k.endswith(_REBUILT)})

@@ -42,7 +42,7 @@ with warnings.catch_warnings():
     from .rans import GaussianConditional
 
 __all__ = ["MODELS", "BASELINES", "CONTEXT_MODELS", "build_model",
-           "DEFAULT_N", "DEFAULT_M", "AUTHORS_MODELS", "CompressionModel", "RateDistortionLoss"]
+           "DEFAULT_N", "DEFAULT_M", "CompressionModel", "RateDistortionLoss"]
 
 #: Widths shared by every model of the book (see the VAE chapter for why).
 DEFAULT_N, DEFAULT_M = 64, 96
@@ -69,8 +69,6 @@ BASELINES = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean",
 #: Context models compared on the mean-scale model's frozen transforms
 #: (chapter on the MSP model): they add only a probability model to it.
 CONTEXT_MODELS = ("checkerboard", *MSP_MODELS)
-#: The authors' design (their public code), on the same frozen transforms.
-AUTHORS_MODELS = tuple(PMS_PROFILES)
 
 
 def build_model(name: str, N: int = DEFAULT_N,

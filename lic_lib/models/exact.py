@@ -322,9 +322,7 @@ class _PReLU(nn.PReLU):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not integer_active():
             return super().forward(x)
-        a = self.weight.view(1, -1, 1, 1) if self.weight.numel() > 1 \
-            else self.weight
-        return torch.where(x > 0, x, x * a)
+        return torch.where(x > 0, x, x * self.weight.view(1, -1, 1, 1))
 
 
 _EXACT = {nn.Conv2d: _Conv2d, nn.ConvTranspose2d: _ConvTranspose2d,
