@@ -1,4 +1,5 @@
-"""Figures used by several chapters: image grids, RD curves, zoomed crops.
+"""Figures used by several chapters: image grids, RD curves, zoomed crops,
+block diagrams.
 
 Introduced in the chapter {ref}`chap-images-metrics-codecs`.
 """
@@ -12,7 +13,8 @@ import numpy as np
 
 from .metrics import rd_quality
 
-__all__ = ["show_images", "rd_plot", "zoom_compare", "METRIC_LABELS"]
+__all__ = ["show_images", "rd_plot", "zoom_compare", "block_diagram",
+           "METRIC_LABELS"]
 
 METRIC_LABELS = {"psnr-rgb": "PSNR (RGB) [dB]",
                  "ms-ssim-db": "MS-SSIM (RGB) [dB]"}
@@ -93,3 +95,45 @@ def zoom_compare(original: np.ndarray,
             ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+BLOCK_STYLES = {  # kind -> box style: networks, coders, plain data
+    "net": {"boxstyle": "round,pad=0.35", "fc": "#dbe9f6", "ec": "#3b6ea5"},
+    "coder": {"boxstyle": "square,pad=0.35", "fc": "#fde2c8", "ec": "#c2661a"},
+    "data": {"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none"},
+}
+
+
+def block_diagram(nodes: Mapping[str, tuple[float, float, str]],
+                  edges: Sequence[tuple[str, str] | tuple[str, str, dict]],
+                  labels: Mapping[str, str] | None = None,
+                  ax: plt.Axes | None = None,
+                  figsize: tuple[float, float] = (11.0, 3.2)) -> plt.Axes:
+    """A model's data flow, drawn from code so it cannot drift from the text.
+
+    ``nodes`` maps a name to ``(x, y, kind)``, kind one of
+    :data:`BLOCK_STYLES` (``net``, ``coder``, ``data``); ``labels`` gives
+    the text drawn for a node (default: its name, which may be TeX).
+    ``edges`` are ``(from, to)`` pairs, optionally with ``annotate``
+    arrow properties (e.g. ``{"linestyle": "--", "color": "C3"}``).
+    """
+    ax = ax or plt.subplots(figsize=figsize)[1]
+    labels = labels or {}
+    texts = {}
+    for name, (x, y, kind) in nodes.items():
+        texts[name] = ax.text(x, y, labels.get(name, name), ha="center",
+                              va="center", fontsize=10, zorder=3,
+                              bbox=BLOCK_STYLES[kind])
+    for edge in edges:
+        src, dst, style = (*edge, {})[:3]
+        props = {"arrowstyle": "-|>", "color": "0.3", "lw": 1.2,
+                 "shrinkA": 2, "shrinkB": 2, **style}
+        ax.annotate("", xy=(0.5, 0.5), xycoords=texts[dst],
+                    xytext=(0.5, 0.5), textcoords=texts[src],
+                    arrowprops={**props, "patchA": texts[src].get_bbox_patch(),
+                                "patchB": texts[dst].get_bbox_patch()})
+    xs, ys = zip(*[(x, y) for x, y, _ in nodes.values()])
+    ax.set(xlim=(min(xs) - 0.6, max(xs) + 0.6),
+           ylim=(min(ys) - 0.6, max(ys) + 0.6))
+    ax.axis("off")
+    return ax
