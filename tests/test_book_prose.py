@@ -51,6 +51,13 @@ ALLOWED = {
          "the training recipe's learning-rate schedule (TrainConfig.lr_drop),"
          " an input like λ"),
     ],
+    "06_msp.ipynb": [
+        ("dropped ×0.1 at 70 %",
+         "the context models' learning-rate schedule, an input like λ"),
+        ("auxiliary loss ×0.001",
+         "the weight of the bottleneck's auxiliary loss, an input"),
+        ("the paper's \"> 20×\" lives", "the paper's speed claim, quoted"),
+    ],
     "09_complexity.ipynb": [
         ('"> 20×"', "the paper's speed claim, quoted (cited in the opening)"),
     ],
