@@ -1,6 +1,7 @@
 """tools/book_times.py reads the chapter times out of a book build log."""
 
 import importlib.util
+import json
 
 from lic_lib.config import ROOT
 
@@ -29,3 +30,16 @@ def test_chapter_times_in_build_order_and_failures_left_out(
     monkeypatch.setattr("sys.argv", ["book_times.py", str(tmp_path / "b.log")])
     assert book_times.main() == 0
     assert "15.8 s (0.3 min)" in capsys.readouterr().out
+
+
+def test_save_writes_the_times_with_their_machine(tmp_path, monkeypatch):
+    (tmp_path / "b.log").write_text(LOG)
+    out = tmp_path / "times.json"
+    monkeypatch.setenv("LIC_PROFILE", "book")
+    monkeypatch.setattr("sys.argv", ["book_times.py", str(tmp_path / "b.log"),
+                                     "--save", str(out)])
+    assert book_times.main() == 0
+    saved = json.loads(out.read_text())
+    assert saved["chapters"] == {"01_introduction.ipynb": 12.5,
+                                 "02_images.ipynb": 3.25}
+    assert saved["profile"] == "book" and "CPU threads" in saved["machine"]

@@ -6,10 +6,19 @@
 seconds``.  This prints them as one table with the total, so that a
 reader knows what a build costs on their machine.
 
-    python tools/book_times.py _build/book.log
+    python tools/book_times.py _build/book.log [--save data/results/book_times.json]
+
+``--save`` also writes the times as JSON, with the profile and the machine
+they came from; the course guide's table of session times reads that file
+(committed from one quiet `make book` run).
 """
+import argparse
+import json
+import os
+import platform
 import re
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 START = re.compile(r"(\S+\.ipynb): Executing notebook")
@@ -28,11 +37,33 @@ def chapter_times(log: str) -> list[tuple[str, float]]:
     return out
 
 
+def machine() -> str:
+    """The CPU model and the number of CPU threads of this machine."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} CPU threads"
+
+
 def main() -> int:
-    times = chapter_times(Path(sys.argv[1]).read_text(errors="replace"))
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("log", type=Path)
+    p.add_argument("--save", type=Path, help="also write the times as JSON")
+    a = p.parse_args()
+    times = chapter_times(a.log.read_text(errors="replace"))
     if not times:
         print("no executed chapters in the log")
         return 0
+    if a.save:
+        a.save.write_text(json.dumps({
+            "profile": os.environ.get("LIC_PROFILE", "book"),
+            "machine": machine(),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "chapters": dict(times)}, indent=1) + "\n")
     print("\nchapter execution times (this machine):")
     for name, s in times:
         print(f"  {name:<34} {s:7.1f} s")
