@@ -97,13 +97,17 @@ def chromium() -> str:
              "package (make system-deps does it) or set $CHROMIUM")
 
 
-def _run(browser: str, args: list[str], profile: str) -> str:
-    out = subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}",
-                          *args], capture_output=True, text=True,
-                         timeout=120)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-400:])
-    return out.stdout
+def _run(browser: str, args: list[str], profile: str, tries: int = 2) -> str:
+    """Chromium's output; a crash of the browser itself (seen once in a
+    few hundred runs, a D-Bus error on a busy 2-core machine) is retried
+    once, since it says nothing about the page."""
+    for _ in range(tries):
+        out = subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}",
+                              *args], capture_output=True, text=True,
+                             timeout=120)
+        if out.returncode == 0:
+            return out.stdout
+    raise RuntimeError(out.stderr[-400:])
 
 
 def check_page(browser: str, page: Path, shots: Path) -> list[str]:
