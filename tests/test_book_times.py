@@ -42,4 +42,4 @@ def test_save_writes_the_times_with_their_machine(tmp_path, monkeypatch):
     saved = json.loads(out.read_text())
     assert saved["chapters"] == {"01_introduction.ipynb": 12.5,
                                  "02_images.ipynb": 3.25}
-    assert saved["profile"] == "book" and "CPU threads" in saved["machine"]
+    assert saved["profile"] == "book" and saved["machine"].endswith("threads")

@@ -15,11 +15,12 @@ they came from; the course guide's table of session times reads that file
 import argparse
 import json
 import os
-import platform
 import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+
+from lic_lib.complexity import device_label
 
 START = re.compile(r"(\S+\.ipynb): Executing notebook")
 DONE = re.compile(r"Executed notebook in ([\d.]+) seconds")
@@ -37,18 +38,6 @@ def chapter_times(log: str) -> list[tuple[str, float]]:
     return out
 
 
-def machine() -> str:
-    """The CPU model and the number of CPU threads of this machine."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{model}, {os.cpu_count()} CPU threads"
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("log", type=Path)
@@ -61,7 +50,7 @@ def main() -> int:
     if a.save:
         a.save.write_text(json.dumps({
             "profile": os.environ.get("LIC_PROFILE", "book"),
-            "machine": machine(),
+            "machine": device_label("cpu"),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "chapters": dict(times)}, indent=1) + "\n")
     print("\nchapter execution times (this machine):")
