@@ -87,7 +87,7 @@ def export_run(run_dir: str | Path, root: Path | None = None,
 
 def _devices(state: dict) -> str:
     """Where a run trained: one device, or several with their step ranges
-    (a run started on a lent GPU and finished on a CPU, say)."""
+    (a run started on a GPU and finished on a CPU, say)."""
     hist = state.get("devices") or [[state.get("device", "unknown"), 0]]
     if len(hist) == 1:
         return hist[0][0]
