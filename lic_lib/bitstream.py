@@ -15,7 +15,9 @@ Layout of version 2 (big-endian)::
     16      2+2   latent shape that ``decompress`` needs (h, w)
     20      4     checkpoint tag: first 4 bytes of the weights' SHA-256
     24      1     arithmetic of the entropy parameters (ARITHMETIC_IDS)
-    25      1     entropy coder (0: CompressAI's rANS, one stream a string)
+    25      1     entropy coder (CODER_IDS: 0 CompressAI's rANS, one stream
+                  a string; 1 ANS, :mod:`lic_lib.models.ans`, each string
+                  its own count of streams)
     26      1     number of strings n (1 ≤ n ≤ 64)
     27      4·n   length of each string in bytes
     27+4n   4     CRC-32 of every byte of the file except these four
@@ -26,6 +28,8 @@ entropy parameters were float32 computations, bit-exact only on the
 machine (and thread count) that encoded it; it is still read, as
 arithmetic ``"float"``.  Version 2 files computed them on integers
 (:mod:`lic_lib.models.exact`) and decode to the same latents everywhere.
+Coder 1 (ANS) came later in version 2: a decoder that only knew coder 0
+rejects such a file by its coder byte, before decoding anything.
 
 Everything is checked before a single symbol is entropy-decoded: magic,
 version, known ids, sizes, that the lengths add up to exactly the bytes
@@ -40,7 +44,7 @@ import zlib
 from dataclasses import dataclass
 
 __all__ = ["BitstreamError", "Header", "pack", "unpack", "MODEL_IDS",
-           "ARITHMETIC_IDS", "MAGIC", "VERSION", "MAX_SIDE"]
+           "ARITHMETIC_IDS", "CODER_IDS", "MAGIC", "VERSION", "MAX_SIDE"]
 
 MAGIC = b"LIC\x89"
 VERSION = 2
@@ -51,7 +55,9 @@ _V2 = struct.Struct(">4sBBBBIIHH4sBBB")
 #: How the entropy parameters were computed (never renumber).
 ARITHMETIC_IDS = {"float": 0, "integer": 1}
 _ARITHMETICS = {v: k for k, v in ARITHMETIC_IDS.items()}
-_CODERS = {0: "rans"}
+#: Which coder wrote the strings (never renumber).
+CODER_IDS = {"rans": 0, "ans": 1}
+_CODERS = {v: k for k, v in CODER_IDS.items()}
 
 #: Stable ids: never renumber, only append.
 MODEL_IDS = {"bmshj2018-factorized": 1, "bmshj2018-hyperprior": 2,
@@ -75,7 +81,7 @@ class Header:
     profile: int = 0
     lambda_index: int = 255
     arithmetic: str = "integer"
-    coder: str = "rans"
+    coder: str = "ans"
 
 
 def pack(h: Header, strings: list[bytes]) -> bytes:
@@ -88,16 +94,19 @@ def pack(h: Header, strings: list[bytes]) -> bytes:
         raise ValueError(f"image size {h.height}×{h.width} out of range")
     if not 1 <= len(strings) <= _MAX_STRINGS or len(h.tag) != 4:
         raise ValueError(f"need 1–{_MAX_STRINGS} strings and a 4-byte tag")
-    if h.arithmetic not in ARITHMETIC_IDS or h.coder not in _CODERS.values():
+    if h.arithmetic not in ARITHMETIC_IDS or h.coder not in CODER_IDS:
         raise ValueError(f"unknown arithmetic {h.arithmetic!r} or coder "
                          f"{h.coder!r}")
+    if h.arithmetic == "float" and h.coder != "rans":
+        raise ValueError("version-1 files (float arithmetic) know only the "
+                         "rANS coder")
     fields = (MAGIC, VERSION, MODEL_IDS[h.model], h.profile, h.lambda_index,
               h.height, h.width, *h.latent_shape, h.tag)
     if h.arithmetic == "float":
         head = _V1.pack(*fields[:1], 1, *fields[2:], len(strings))
     else:
-        head = _V2.pack(*fields, ARITHMETIC_IDS[h.arithmetic], 0,
-                        len(strings))
+        head = _V2.pack(*fields, ARITHMETIC_IDS[h.arithmetic],
+                        CODER_IDS[h.coder], len(strings))
     head += struct.pack(f">{len(strings)}I", *map(len, strings))
     payload = b"".join(strings)
     crc = zlib.crc32(payload, zlib.crc32(head))

@@ -25,6 +25,8 @@ from PIL import Image
 
 from .bitstream import BitstreamError, Header, pack, unpack
 from .models import CompressionModel
+from .models.ans import ANSError
+from .models.entropy import current_coder, entropy_coder
 from .models.exact import arithmetic as coding_arithmetic
 from .models.exact import current_arithmetic
 
@@ -68,23 +70,28 @@ def image_tensor(img: np.ndarray, device: torch.device | str = "cpu"
 @torch.no_grad()
 def encode_image(model: CompressionModel, img: np.ndarray, model_name: str,
                  tag: bytes = b"\0\0\0\0", lambda_index: int = 255,
-                 profile: int = 0, arithmetic: str | None = None) -> bytes:
+                 profile: int = 0, arithmetic: str | None = None,
+                 coder: str | None = None) -> bytes:
     """Compress an H×W×3 uint8 image into the bytes of a ``.lic`` file:
-    format version 2, or with ``arithmetic="float"`` (or inside
+    format version 2 with the ``coder`` of
+    :func:`~lic_lib.models.entropy.current_coder` (``"ans"`` unless told
+    otherwise), or with ``arithmetic="float"`` (or inside
     ``lic_lib.models.exact.arithmetic("float")``) the legacy version 1,
-    which decodes only on the encoder's kind of machine."""
+    which decodes only on the encoder's kind of machine and always used
+    CompressAI's rANS coder."""
     arithmetic = arithmetic or current_arithmetic()
+    coder = "rans" if arithmetic == "float" else coder or current_coder()
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError(f"expected H×W×3 uint8 RGB, got {img.shape} "
                          f"{img.dtype}")
     h, w = img.shape[:2]
     device = next(model.parameters()).device
     x = pad_to(image_tensor(img, device), _factor(model))
-    with coding_arithmetic(arithmetic):
+    with coding_arithmetic(arithmetic), entropy_coder(coder):
         out = model.compress(x)
     strings = [s[0] for s in out["strings"]]          # batch of one
     header = Header(model_name, h, w, tuple(int(v) for v in out["shape"]),
-                    tag, profile, lambda_index, arithmetic)
+                    tag, profile, lambda_index, arithmetic, coder)
     return pack(header, strings)
 
 
@@ -113,8 +120,11 @@ def decode_tensors(model: CompressionModel, data: bytes, model_name: str,
     expected = getattr(model, "n_strings", 2 if hasattr(model, "h_s") else 1)
     if len(strings) != expected:                  # y (and z, and units)
         raise BitstreamError("wrong number of strings for this model")
-    with coding_arithmetic(header.arithmetic):
-        out = model.decompress([[s] for s in strings], header.latent_shape)
+    try:
+        with coding_arithmetic(header.arithmetic), entropy_coder(header.coder):
+            out = model.decompress([[s] for s in strings], header.latent_shape)
+    except ANSError as e:          # a string the ANS coder cannot read
+        raise BitstreamError(f"corrupted entropy-coded data: {e}") from e
     return {"x_hat": out["x_hat"][..., :header.height, :header.width],
             "y_hat": out.get("y_hat"), "header": header}
 

@@ -15,7 +15,8 @@ module does the same for ``.lic`` files:
   process computes with other kernels than the encoder's, as another
   machine would (:data:`CPU_VARIANTS`, :func:`decode_elsewhere`);
 * ``tests/conformance/`` holds the committed streams and their digests
-  (:func:`write_streams`, run once when format version 2 was defined).
+  (:func:`write_streams`, run once when format version 2 was defined, and
+  once more for the ANS coder).
 """
 
 from __future__ import annotations
@@ -116,12 +117,13 @@ SHAPES = (("1x1", 1, 1, 300, 400), ("17x33", 17, 33, 200, 300),
 
 
 def write_streams(models: list[str], qualities: tuple[int, ...] = (1, 3),
-                  root: Path = STREAMS) -> dict:
+                  root: Path = STREAMS, coder: str = "rans") -> dict:
     """Encode the conformance set of ``models`` (each × ``qualities`` ×
-    crops of ``kodim23`` of :data:`SHAPES`), decode it here, write the
-    files and add their digests to ``digests.json`` (the streams of other
-    models are kept as they are: a model shipped later gets streams of
-    its own)."""
+    crops of ``kodim23`` of :data:`SHAPES`) with ``coder``, decode it here,
+    write the files and add their digests to ``digests.json`` (the streams
+    of other models are kept as they are: a model shipped later gets
+    streams of its own).  The streams of the ANS coder carry ``-ans`` in
+    their names."""
     from .checkpoints import LAMBDAS, load_checkpoint
     from .codec import encode_image
     from .data import eval_images
@@ -135,11 +137,12 @@ def write_streams(models: list[str], qualities: tuple[int, ...] = (1, 3),
             net, record = load_checkpoint(model, LAMBDAS[q - 1])
             for shape, h, w, top, left in SHAPES:
                 crop = np.ascontiguousarray(img[top:top + h, left:left + w])
-                name = f"{model}-q{q}-{shape}.lic"
+                name = (f"{model}-q{q}-{shape}"
+                        f"{'-ans' if coder == 'ans' else ''}.lic")
                 (root / name).write_bytes(encode_image(
                     net, crop, model,
                     tag=bytes.fromhex(record["sha256"][:8]),
-                    lambda_index=q - 1))
+                    lambda_index=q - 1, coder=coder))
                 names.append(name)
     digests = decode_digests([root / n for n in names])
     path = root / "digests.json"

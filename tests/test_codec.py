@@ -173,10 +173,20 @@ def test_valid_crc_but_wrong_shape_or_model(models, lic_file):
 def test_crafted_payload_with_valid_crc_decodes_without_crash(name, models,
                                                               img):
     """Garbage strings under a valid header and CRC cannot be detected
-    before decoding; they must still decode (to noise), not crash or hang."""
-    h, strings = bitstream.unpack(encode_image(models[name], img, name))
+    before decoding; they must decode (to noise) or, where the ANS coder
+    sees that a string is not one of its own, raise BitstreamError — never
+    crash or hang."""
     rnd = random.Random(0)
-    for _ in range(20):
-        junk = [rnd.randbytes(rnd.choice([0, 1, 3, 7, 64])) for _ in strings]
-        out = decode_image(models[name], bitstream.pack(h, junk), name)
-        assert out.shape == img.shape
+    rejected = {"rans": 0, "ans": 0}
+    for coder in rejected:
+        h, strings = bitstream.unpack(encode_image(models[name], img, name,
+                                                   coder=coder))
+        for _ in range(20):
+            junk = [rnd.randbytes(rnd.choice([0, 1, 3, 7, 64]))
+                    for _ in strings]
+            try:
+                out = decode_image(models[name], bitstream.pack(h, junk), name)
+                assert out.shape == img.shape
+            except BitstreamError:
+                rejected[coder] += 1
+    assert rejected["rans"] == 0 and rejected["ans"] > 0

@@ -3,9 +3,9 @@
 Two proofs, the way video codecs give them:
 
 * conformance streams (``tests/conformance/``, written once when format
-  version 2 was defined): every shipped model at two qualities, on crops
-  of 1×1, 17×33 and 64×96 pixels; each must decode to the latent whose
-  SHA-256 is committed beside it;
+  version 2 was defined, and once for each coder): every shipped model at
+  two qualities, on crops of 1×1, 17×33 and 64×96 pixels; each must
+  decode to the latent whose SHA-256 is committed beside it;
 * "another machine" on this CPU: Kodak images coded here, decoded in fresh
   processes whose kernels differ from the encoder's (1 and 4 threads,
   PyTorch's generic CPU kernels, oneDNN limited to SSE4.1 or off,
@@ -29,9 +29,13 @@ MODELS = (*BASELINES, *CONTEXT_MODELS, "pms-base")    # pms-extra: not shipped
 
 def test_conformance_streams_cover_every_model_and_decode_here():
     digests = json.loads((STREAMS / "digests.json").read_text())
-    models = {unpack((STREAMS / n).read_bytes())[0].model for n in digests}
-    assert models == set(MODELS)
-    assert len(digests) == len(MODELS) * 2 * 3
+    headers = [unpack((STREAMS / n).read_bytes())[0] for n in digests]
+    for coder in ("rans", "ans"):      # every model, in both coders' files
+        assert {h.model for h in headers if h.coder == coder} == set(MODELS)
+    assert len(digests) == len(MODELS) * 2 * 3 * 2
+    for name in (n for n in digests if n.endswith("-ans.lic")):
+        twin = name.replace("-ans.lic", ".lic")     # the same crop, by rANS
+        assert digests[name]["latent"] == digests[twin]["latent"]
     got = decode_digests([STREAMS / n for n in digests])
     wrong = [n for n in digests if got[n]["latent"] != digests[n]["latent"]]
     assert not wrong, f"latents differ from the conformance digests: {wrong}"

@@ -6,8 +6,8 @@ training passes; their coding is this package's: every network that
 computes entropy parameters computes them on integers when coding
 (:mod:`lic_lib.models.exact`), so that a file decodes to the encoder's
 latents on any machine, and ``build_model`` gives every model the entropy
-model of :mod:`lic_lib.models.rans` (the same bits as CompressAI's,
-without converting the rANS tables at every coder call):
+models of :mod:`lic_lib.models.entropy` (CompressAI's, with the same
+tables, coded by the coder a file names):
 
 =========================  ==============================================
 ``bmshj2018-factorized``   factorized prior (Ballé et al. 2017)
@@ -30,6 +30,8 @@ import re
 import warnings
 from typing import Callable
 
+import torch
+
 with warnings.catch_warnings():
     # compressai → torch_geometric warns that torch.jit.script is deprecated
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*",
@@ -39,7 +41,7 @@ with warnings.catch_warnings():
     from .autoregressive import JointAutoregressive
     from .hyperprior import (FactorizedPrior, MeanScaleHyperprior,
                              ScaleHyperprior)
-    from .rans import GaussianConditional
+    from .entropy import EntropyBottleneck, GaussianConditional
 
 __all__ = ["MODELS", "BASELINES", "CONTEXT_MODELS", "build_model",
            "DEFAULT_N", "DEFAULT_M", "CompressionModel", "RateDistortionLoss"]
@@ -93,10 +95,18 @@ def build_model(name: str, N: int = DEFAULT_N,
 
 
 def _for_coding(net: CompressionModel) -> CompressionModel:
-    """``net`` with :class:`~lic_lib.models.rans.GaussianConditional` (the
-    same bits, without converting the rANS tables at every call).  The
-    models' constructors already made their entropy-parameter networks
-    exact (:func:`~lic_lib.models.exact.make_exact`)."""
+    """``net`` with the entropy models of :mod:`lic_lib.models.entropy`
+    (CompressAI's, coded by either coder).  The models' constructors
+    already made their entropy-parameter networks exact
+    (:func:`~lic_lib.models.exact.make_exact`)."""
     if hasattr(net, "gaussian_conditional"):
         net.gaussian_conditional = GaussianConditional(None)
+    eb = net.entropy_bottleneck
+    if not isinstance(eb, EntropyBottleneck):
+        with torch.random.fork_rng(devices=[]):   # seeded runs stay the same
+            new = EntropyBottleneck(eb.channels, tail_mass=eb.tail_mass,
+                                    init_scale=eb.init_scale,
+                                    filters=eb.filters)
+        new.load_state_dict(eb.state_dict())      # the same initial weights
+        net.entropy_bottleneck = new
     return net

@@ -6,7 +6,7 @@ coding is this module's.  Encoder and decoder run the same loop, position
 by position in raster order: a 5×5 masked convolution over what is
 decoded so far, the 1×1 entropy-parameter network on it and on the
 hyperprior's features, then one symbol per channel.  The decoder makes one
-rANS call per position — at 2K more than 10,000 sequential calls, the
+entropy-coder call per position — at 2K more than 10,000 sequential calls, the
 reason this model is slow to decode.
 
 In format version 2 (:mod:`lic_lib.models.exact`) the position's network
@@ -23,10 +23,10 @@ import math
 
 import numpy as np
 import torch
-from compressai.ans import RansDecoder
 from compressai.models import JointAutoregressiveHierarchicalPriors
 from torch import nn
 
+from .entropy import StreamDecoder, StreamEncoder
 from .exact import _weights, coding, conv, integer_active, make_exact
 
 __all__ = ["JointAutoregressive"]
@@ -93,10 +93,10 @@ class JointAutoregressive(JointAutoregressiveHierarchicalPriors):
 
             y_np = y[0].detach().cpu().numpy()
             y_hat = self._loop(params, encode)
-        gc = self.gaussian_conditional
-        string = gc.entropy_coder.encode_with_indexes(
-            np.concatenate(symbols).tolist(), np.concatenate(indexes).tolist(),
-            *gc.coder_tables())
+        encoder = StreamEncoder(self.gaussian_conditional)
+        for s, i in zip(symbols, indexes):
+            encoder.encode(s, i)
+        string = encoder.finish()
         return {"strings": [[string], z_strings], "shape": z.shape[-2:],
                 "y_hat": y_hat}
 
@@ -105,18 +105,15 @@ class JointAutoregressive(JointAutoregressiveHierarchicalPriors):
             raise ValueError("expected [[y string], [z string]] of one image")
         gc = self.gaussian_conditional
         z_hat = self.entropy_bottleneck.decompress(strings[1], shape)
-        decoder = RansDecoder()
-        decoder.set_stream(strings[0][0])
+        decoder = StreamDecoder(gc, strings[0][0])
 
         def decode(h: int, w: int, idx: np.ndarray,
                    means: np.ndarray) -> np.ndarray:
-            tables = gc.coder_tables(int(idx.max()) + 1)
-            s = np.asarray(decoder.decode_stream(idx.tolist(), *tables),
-                           dtype=np.float32)
-            return s + means
+            return decoder.decode(idx).astype(np.float32) + means
 
         with coding():
             y_hat = self._loop(self.h_s(z_hat), decode)
+        decoder.finish()
         return {"x_hat": self.g_s(y_hat).clamp_(0, 1), "y_hat": y_hat}
 
     def _loop(self, params: torch.Tensor, code) -> torch.Tensor:

@@ -23,8 +23,8 @@ module builds that design in our own code (none of theirs is copied):
 
 Sequential decoding steps: 1 + S · (positions per block − known) ·
 (seeds + 1) — 28 for the ``base`` profile, 121 for ``extra`` — whatever
-the image size.  Every step is one rANS call on one stream (the stream of
-the coarsest scale is the other string).  The context network computes on
+the image size.  Every step is one entropy-coder call on one string (the
+coarsest scale is the other string).  The context network computes on
 integers when coding (:mod:`lic_lib.models.exact`), as the authors' does.
 
 The transforms here are those of the book's mean-scale model (H/16, 96
@@ -38,14 +38,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-from compressai.ans import BufferedRansEncoder, RansDecoder
-from compressai.entropy_models import EntropyBottleneck
 from compressai.models import CompressionModel
 from torch import nn
 
 from .exact import coding, make_exact
 from .hyperprior import MeanScaleHyperprior
-from .rans import GaussianConditional
+from .entropy import (EntropyBottleneck, GaussianConditional, StreamDecoder,
+                      StreamEncoder)
 
 __all__ = ["PMSProfile", "PMS_PROFILES", "PMS", "ContextNet", "pms_steps",
            "pms_step_map"]
@@ -262,21 +261,18 @@ class PMS(CompressionModel):
             pyramid.append(pyramid[-1][..., 1::2, 1::2])
         eb, gc = self.entropy_bottleneck, self.gaussian_conditional
         top = eb.compress(pyramid[-1])
-        encoder = BufferedRansEncoder()
+        encoder = StreamEncoder(gc)
 
         def code(t, s, scales, means, where):
             if not bool((means.abs() < 2 ** 20).all()):   # also NaN
                 raise ValueError("PMS: predicted means out of range (an "
                                  "unstable or untrained context network)")
             q = torch.round(pyramid[s] - means)
-            idx = gc.build_indexes(scales)[0][where]
-            encoder.encode_with_indexes(
-                q[0][where].int().tolist(), idx.tolist(),
-                *gc.coder_tables(_rows(idx)))
+            encoder.encode(q[0][where], gc.build_indexes(scales)[0][where])
             return q + means
 
         y_hat = self._run(eb.decompress(top, pyramid[-1].shape[-2:]), code)
-        return {"strings": [top, [encoder.flush()]],
+        return {"strings": [top, [encoder.finish()]],
                 "shape": pyramid[-1].shape[-2:], "y_hat": y_hat}
 
     @coding()
@@ -285,19 +281,16 @@ class PMS(CompressionModel):
             raise ValueError("expected [[coarsest string], [steps string]]")
         gc = self.gaussian_conditional
         coarsest = self.entropy_bottleneck.decompress(strings[0], shape)
-        decoder = RansDecoder()
-        decoder.set_stream(strings[1][0])
+        decoder = StreamDecoder(gc, strings[1][0])
 
         def code(t, s, scales, means, where):
-            idx = gc.build_indexes(scales)[0][where]
-            q = decoder.decode_stream(idx.tolist(),
-                                      *gc.coder_tables(_rows(idx)))
+            q = decoder.decode(gc.build_indexes(scales)[0][where])
             out = torch.zeros_like(means)
-            out[0][where] = torch.tensor(q, dtype=means.dtype,
-                                         device=means.device)
+            out[0][where] = torch.from_numpy(q).to(means.device, means.dtype)
             return out + means
 
         y_hat = self._run(coarsest, code)
+        decoder.finish()
         return {"x_hat": self.g_s(y_hat).clamp(0, 1), "y_hat": y_hat}
 
 
@@ -316,12 +309,6 @@ def pms_step_map(model: PMS, h: int, w: int, channel: int = 0
             view = out[o::f, o::f]
             view[where[channel]] = t
     return out
-
-
-def _rows(idx: torch.Tensor) -> int:
-    """Scales of the table a step needs (a step can be empty: the 2×4
-    blocks of the extra profile on a scale two columns wide)."""
-    return int(idx.max()) + 1 if idx.numel() else 1
 
 
 def _ste(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:

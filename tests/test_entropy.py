@@ -1,14 +1,17 @@
-"""The entropy model of ``lic_lib.models.rans`` writes CompressAI's bits.
+"""The entropy models of ``lic_lib.models.entropy``.
 
-It only changes how the rANS tables reach the coder (once, trimmed), so a
-file it writes must be byte-identical to CompressAI's, and each must decode
-the other's files to the same image.  Checked on shipped checkpoints, whose
-scales spread over the whole table (an untrained model's do not).
+With CompressAI's rANS coder they only change how the tables reach the
+coder (once, trimmed), so a file they write must be byte-identical to
+CompressAI's, and each must decode the other's files to the same image;
+with the ANS coder a file must decode to the very latents of the rANS file
+at a size within 0.1 %.  Checked on shipped checkpoints, whose scales
+spread over the whole table (an untrained model's do not).
 """
 
 import numpy as np
 import pytest
 import torch
+from compressai.entropy_models import EntropyBottleneck as StockBottleneck
 from compressai.entropy_models import GaussianConditional as StockGaussian
 from compressai.models import JointAutoregressiveHierarchicalPriors
 
@@ -17,7 +20,8 @@ from lic_lib import bitstream
 from lic_lib.codec import decode_image, encode_image, image_tensor, pad_to
 from lic_lib.models.exact import arithmetic
 from lic_lib.data import eval_images
-from lic_lib.models.rans import GaussianConditional
+from lic_lib.codec import decode_tensors
+from lic_lib.models.entropy import EntropyBottleneck, GaussianConditional
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,11 @@ def as_compressai(net):
     stock = StockGaussian(None)
     stock.update_scale_table(net.gaussian_conditional.scale_table)
     net.gaussian_conditional = stock
+    eb = StockBottleneck(net.entropy_bottleneck.channels)
+    for table in ("_offset", "_quantized_cdf", "_cdf_length"):   # sizes
+        setattr(eb, table, getattr(net.entropy_bottleneck, table).clone())
+    eb.load_state_dict(net.entropy_bottleneck.state_dict())
+    net.entropy_bottleneck = eb
     return net
 
 
@@ -47,10 +56,13 @@ def test_same_bits_as_compressai(name, img):
     computed (tests/test_exact.py)."""
     ours, _ = load_checkpoint(name, 0.0067)
     assert isinstance(ours.gaussian_conditional, GaussianConditional)
+    assert isinstance(ours.entropy_bottleneck, EntropyBottleneck)
     data = encode_image(ours, img, name, arithmetic="float")
+    assert bitstream.unpack(data)[0].coder == "rans"
     rec = decode_image(ours, data, name)
     stock = as_compressai(load_checkpoint(name, 0.0067)[0])
     assert type(stock.gaussian_conditional) is StockGaussian
+    assert type(stock.entropy_bottleneck) is StockBottleneck
     with torch.no_grad(), arithmetic("float"):
         out = stock.compress(pad_to(image_tensor(img), 64))
         x_hat = stock.decompress(out["strings"], out["shape"])["x_hat"]
@@ -100,3 +112,20 @@ def test_indexes_are_compressai_s():
     scales = torch.cat([table, table * (1 + 1e-7), table * (1 - 1e-7),
                         torch.rand(10_000) * 300, torch.tensor([0.0, -1.0])])
     assert torch.equal(gc.build_indexes(scales), stock.build_indexes(scales))
+
+
+@pytest.mark.parametrize("name", ["bmshj2018-factorized", "mbt2018-mean",
+                                  "msp-balanced", "pms-base", "mbt2018"])
+def test_both_coders_decode_the_same_latents(name, img):
+    """The coder changes the bytes, not the latents, nor (beyond a few
+    bytes a string) the size."""
+    net, _ = load_checkpoint(name, 0.0067)
+    files = {c: encode_image(net, img, name, coder=c) for c in ("rans", "ans")}
+    out = {c: decode_tensors(net, d, name) for c, d in files.items()}
+    assert {c: o["header"].coder for c, o in out.items()} == \
+        {"rans": "rans", "ans": "ans"}
+    if out["rans"]["y_hat"] is not None:
+        assert torch.equal(out["rans"]["y_hat"], out["ans"]["y_hat"])
+    assert torch.equal(out["rans"]["x_hat"], out["ans"]["x_hat"])
+    strings = len(bitstream.unpack(files["ans"])[1])
+    assert abs(len(files["ans"]) - len(files["rans"])) <= 12 * strings
