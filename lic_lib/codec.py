@@ -73,14 +73,14 @@ def encode_image(model: CompressionModel, img: np.ndarray, model_name: str,
                  profile: int = 0, arithmetic: str | None = None,
                  coder: str | None = None) -> bytes:
     """Compress an H×W×3 uint8 image into the bytes of a ``.lic`` file:
-    format version 2 with the ``coder`` of
-    :func:`~lic_lib.models.entropy.current_coder` (``"ans"`` unless told
-    otherwise), or with ``arithmetic="float"`` (or inside
+    format version 2 with ``coder`` (by default
+    :func:`~lic_lib.models.entropy.current_coder`: the block's, the
+    model's preferred one, or ``"ans"``), or with ``arithmetic="float"`` (or inside
     ``lic_lib.models.exact.arithmetic("float")``) the legacy version 1,
     which decodes only on the encoder's kind of machine and always used
     CompressAI's rANS coder."""
     arithmetic = arithmetic or current_arithmetic()
-    coder = "rans" if arithmetic == "float" else coder or current_coder()
+    coder = "rans" if arithmetic == "float" else coder or current_coder(model)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError(f"expected H×W×3 uint8 RGB, got {img.shape} "
                          f"{img.dtype}")

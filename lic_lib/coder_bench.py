@@ -43,17 +43,17 @@ def latent_call(model, x: torch.Tensor
     with coding():
         scales, means = model._gaussian_params(z_hat)
     symbols = gc.quantize(y, "symbols", means)
-    return (symbols.numpy().astype(np.int32).ravel(),
-            gc.build_indexes(scales).numpy().astype(np.int32).ravel(), gc)
+    return (symbols.cpu().numpy().astype(np.int32).ravel(),
+            gc.build_indexes(scales).cpu().numpy().astype(np.int32).ravel(),
+            gc)
 
 
 def ideal_bytes(symbols: np.ndarray, indexes: np.ndarray,
                 model: TableCoding) -> float:
     """``−Σ log2 p(symbol)`` / 8 under the integer tables (values outside
     a table counted at their escape symbol's probability)."""
-    cdf = model._quantized_cdf.numpy().astype(np.int64)
-    length = model._cdf_length.numpy().astype(np.int64)
-    offset = model._offset.numpy().astype(np.int64)
+    cdf, length, offset = (t.cpu().numpy().astype(np.int64) for t in (
+        model._quantized_cdf, model._cdf_length, model._offset))
     v = np.clip(symbols - offset[indexes], 0, length[indexes] - 2)
     p = cdf[indexes, v + 1] - cdf[indexes, v]
     return float(np.sum(16 - np.log2(p))) / 8

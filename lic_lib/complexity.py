@@ -8,8 +8,9 @@ The number of *sequential entropy-decoding steps* — decoder calls that
 must wait for the previous one — is the hardware-independent measure of
 the paper's O(1) vs O(n) claim.  Wall time is measured side by side, with
 warm-up and the median of repeats, and split into entropy decoding
-(bitstream → latents: hyper-synthesis, context models, rANS) and
-synthesis (latents → image, ``g_s``).
+(bitstream → latents: hyper-synthesis, context models, the entropy coder,
+whose own share is measured too) and synthesis (latents → image,
+``g_s``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 
 from .bitstream import VERSION
 from .codec import decode_image, encode_image
+from .models.entropy import coder_clock, current_coder
 
 __all__ = ["sequential_steps", "decode_macs", "DecodeTiming", "time_decode",
            "sweep_images", "measure_model", "measure_codec", "run_sweep",
@@ -104,17 +106,25 @@ class DecodeTiming:
     synthesis: float
     repeats: int
     device: str
+    coding: float = float("nan")     #: inside the entropy coder
 
     @property
     def entropy(self) -> float:
         """Bitstream → latents: everything but the synthesis transform."""
         return self.total - self.synthesis
 
+    @property
+    def networks(self) -> float:
+        """Entropy decoding's arithmetic: ``entropy`` minus ``coding``."""
+        return self.entropy - self.coding
+
 
 def time_decode(model, img: np.ndarray, model_name: str, repeats: int = 3,
-                warmup: int = 1) -> DecodeTiming:
-    """Encode ``img`` once, then time its decoding ``repeats`` times."""
-    data = encode_image(model, img, model_name)
+                warmup: int = 1, coder: str | None = None) -> DecodeTiming:
+    """Encode ``img`` once (with ``coder``, by default the default one),
+    then time its decoding ``repeats`` times: in all, in the synthesis
+    transform and inside the entropy coder (medians)."""
+    data = encode_image(model, img, model_name, coder=coder)
     device = next(model.parameters()).device
     g_s_time = []
     start = {}
@@ -131,20 +141,22 @@ def time_decode(model, img: np.ndarray, model_name: str, repeats: int = 3,
 
     hooks = [model.g_s.register_forward_pre_hook(before),
              model.g_s.register_forward_hook(after)]
-    totals = []
+    totals, coding = [], []
     try:
         for i in range(warmup + repeats):
             t = time.perf_counter()
-            decode_image(model, data, model_name)
+            with coder_clock() as clock:
+                decode_image(model, data, model_name)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             totals.append(time.perf_counter() - t)
+            coding.append(clock[0])
     finally:
         for h in hooks:
             h.remove()
     return DecodeTiming(statistics.median(totals[warmup:]),
                         statistics.median(g_s_time[warmup:]), repeats,
-                        str(device))
+                        str(device), statistics.median(coding[warmup:]))
 
 
 # -- the resolution sweep ----------------------------------------------------
@@ -239,6 +251,7 @@ def measure_model(name: str, images: Sequence[tuple[str, np.ndarray]],
                "steps": sequential_steps(name, *img.shape[:2]),
                "bytes": len(data), "encode_s": enc, "decode_s": t.total,
                "entropy_s": t.entropy, "synthesis_s": t.synthesis,
+               "coding_s": t.coding, "coder": current_coder(net),
                "peak_mb": peak}
         if lof_iterations:
             from .lof import LOFConfig, overfit

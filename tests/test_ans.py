@@ -96,3 +96,19 @@ def test_bad_arguments_raise(gaussian):
     with pytest.raises(ValueError):
         ans.CoderTables.from_cdfs(np.array([[0, 65536, 65536]]),
                                   np.array([3]), np.array([0]))
+
+
+def test_benchmark_codes_the_same_symbols_with_every_coder(gaussian):
+    """Four settings, each decode checked inside; sizes agree and none
+    beats the ideal."""
+    import torch
+
+    from lic_lib.coder_bench import benchmark, ideal_bytes
+    from lic_lib.models.entropy import GaussianConditional
+    _, t = gaussian
+    gc = GaussianConditional(None)
+    gc.update_scale_table(torch.from_numpy(t["scale_table"]))
+    sym, idx = _draw(20_000, len(t["scale_table"]), 6)
+    table = benchmark(sym, idx, gc, repeats=1)
+    assert len(table) == 4 and (table["bytes"] >= ideal_bytes(sym, idx, gc)).all()
+    assert (table["bytes"] / table["bytes"].iloc[0] - 1).abs().max() < 2e-3

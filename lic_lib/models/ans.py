@@ -26,9 +26,10 @@ symbols with the *same* integer tables (CompressAI's quantized CDFs,
 Everything the decoder does is integer arithmetic or exact float64
 operations on integers below 2^17 (the table's probabilities), so the
 decoded symbols do not depend on the machine.  The byte layout is part of
-the ``.lic`` format (version 3): ``streams`` (one byte), the word count of
-every stream but the last (uint32 little-endian), then each stream's
-32-bit words, little-endian.
+the ``.lic`` format (coder 1 of version 2): ``streams`` S (one byte), the
+word count of every stream but the last (uint32 little-endian), then each
+stream's 32-bit words, little-endian; of a call's n symbols (in the
+order of its indexes) stream k holds those from ⌊nk/S⌋ to ⌊n(k+1)/S⌋.
 """
 
 from __future__ import annotations
@@ -65,13 +66,14 @@ class CoderTables:
     models: tuple
     length: np.ndarray
     offset: np.ndarray
+    top: np.ndarray                 #: each row's escape symbol (length − 2)
 
     @classmethod
     def from_cdfs(cls, cdf: np.ndarray, length: np.ndarray,
                   offset: np.ndarray) -> "CoderTables":
         cdf = np.asarray(cdf, np.int64)
-        length = np.asarray(length, np.int64).reshape(-1)
-        offset = np.asarray(offset, np.int64).reshape(-1)
+        length = np.asarray(length, np.int32).reshape(-1)
+        offset = np.asarray(offset, np.int32).reshape(-1)
         if cdf.ndim != 2 or len(cdf) != len(length) or len(offset) != len(length):
             raise ValueError("cdf (rows × width), length and offset must "
                              "describe the same rows")
@@ -83,7 +85,7 @@ class CoderTables:
                                  "non-zero probability")
             models.append(constriction.stream.model.Categorical(
                 pmf, perfect=False))
-        return cls(tuple(models), length, offset)
+        return cls(tuple(models), length, offset, length - 2)
 
     @property
     def rows(self) -> int:
@@ -92,19 +94,16 @@ class CoderTables:
 
 # --- one stream -----------------------------------------------------------
 
-def _grouping(indexes: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """The order in which symbols are coded (grouped by table row, stable)
-    and the group boundaries: both follow from the indexes alone."""
+def _grouping(indexes: np.ndarray, rows: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The order in which symbols are coded (grouped by table row, stable),
+    the rows present and their symbol counts: all follow from the indexes
+    alone, so the decoder finds them as the encoder did."""
     small = indexes.astype(np.uint8 if rows <= 256 else np.uint16)
     order = np.argsort(small, kind="stable")          # a radix sort
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(small, minlength=rows))])
-    return order, bounds
-
-
-def _groups(bounds: np.ndarray):
-    """(row, start, end) of every non-empty group."""
-    return [(r, int(bounds[r]), int(bounds[r + 1])) for r in
-            np.flatnonzero(np.diff(bounds))]
+    counts = np.bincount(small, minlength=rows)
+    present = np.flatnonzero(counts)
+    return order, present, counts[present]
 
 
 def _overflow_parts(raw: np.ndarray) -> tuple[np.ndarray, list]:
@@ -112,7 +111,7 @@ def _overflow_parts(raw: np.ndarray) -> tuple[np.ndarray, list]:
     each ``raw ≥ 1`` is its leading 1 bit (implied by the count) and
     ``count − 1`` bits in chunks of at most 16."""
     nbits = sum((raw >> k > 0).astype(np.int64) for k in range(_OVERFLOW_BITS))
-    rest = raw - (np.int64(1) << (nbits - 1))
+    rest = raw - (np.int64(1) << (nbits - 1))      # below the leading one
     chunks = []
     for shift in range(0, _OVERFLOW_BITS, _CHUNK):
         width = np.clip(nbits - 1 - shift, 0, _CHUNK)
@@ -127,27 +126,26 @@ def _encode_into(coder, symbols: np.ndarray, indexes: np.ndarray,
                  tables: CoderTables) -> None:
     """Push one call's symbols onto ``coder`` (a stack: the call decoded
     first must be pushed last)."""
-    order, bounds = _grouping(indexes, tables.rows)
-    groups = _groups(bounds)
-    value = symbols[order].astype(np.int64)        # grouped by table row
-    top = np.empty_like(value)                     # each row's escape symbol
-    for row, a, b in groups:
-        value[a:b] -= tables.offset[row]
-        top[a:b] = tables.length[row] - 2
+    order, rows, counts = _grouping(indexes, tables.rows)
+    value = (symbols[order].astype(np.int64)       # grouped by table row
+             - np.repeat(tables.offset[rows], counts))
+    top = np.repeat(tables.top[rows], counts)      # the escape symbols
     below, above = value < 0, value >= top
     escaped = below | above
     if escaped.any():            # decoded after the symbols: pushed first
         raw = np.where(below, -2 * value - 1, 2 * (value - top))[escaped] + 1
         if int(raw.max()) >= 1 << _OVERFLOW_BITS:
             raise ValueError("a value lies more than 2^31 outside its table")
-        counts, chunks = _overflow_parts(raw)
+        nbits, chunks = _overflow_parts(raw)
         for vals, sizes in reversed(chunks):
             coder.encode_reverse(vals, constriction.stream.model.Uniform(), sizes)
-        coder.encode_reverse(counts, constriction.stream.model.Uniform(_OVERFLOW_BITS))
+        coder.encode_reverse(nbits, constriction.stream.model.Uniform(_OVERFLOW_BITS))
         value = np.where(escaped, top, value)
     value = value.astype(np.int32)
-    for row, a, b in reversed(groups):
-        coder.encode_reverse(value[a:b], tables.models[row])
+    ends = np.cumsum(counts).tolist()
+    for row, count, end in reversed(list(zip(rows.tolist(), counts.tolist(),
+                                             ends))):
+        coder.encode_reverse(value[end - count:end], tables.models[row])
 
 
 def _encode_one(calls: list) -> np.ndarray:
@@ -162,33 +160,28 @@ def _encode_one(calls: list) -> np.ndarray:
 def _decode_from(coder, indexes: np.ndarray, tables: CoderTables
                  ) -> np.ndarray:
     """Pop one call's symbols from ``coder``."""
-    order, bounds = _grouping(indexes, tables.rows)
-    value = np.empty(indexes.size, np.int32)       # grouped by table row
-    escaped = []
-    for row, a, b in _groups(bounds):
-        part = coder.decode(tables.models[row], b - a)
-        hit = np.flatnonzero(part == tables.length[row] - 2)
-        if hit.size:
-            escaped.append((a + hit, row))
-        value[a:b] = part + tables.offset[row]
-    if escaped:
-        where = np.concatenate([w for w, _ in escaped])
-        rows = np.concatenate([np.full(w.size, r) for w, r in escaped])
-        counts = coder.decode(constriction.stream.model.Uniform(_OVERFLOW_BITS),
-                              where.size).astype(np.int64)
-        raw = np.int64(1) << counts
+    order, rows, counts = _grouping(indexes, tables.rows)
+    parts = [coder.decode(tables.models[row], count)
+             for row, count in zip(rows.tolist(), counts.tolist())]
+    value = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+    top = np.repeat(tables.top[rows], counts)          # grouped by row
+    escaped = np.flatnonzero(value == top)
+    if escaped.size:
+        nbits = coder.decode(constriction.stream.model.Uniform(_OVERFLOW_BITS),
+                             escaped.size).astype(np.int64)
+        raw = np.int64(1) << nbits
         for shift in range(0, _OVERFLOW_BITS, _CHUNK):
-            width = np.clip(counts - shift, 0, _CHUNK)
+            width = np.clip(nbits - shift, 0, _CHUNK)
             keep = width > 0
             if keep.any():
                 vals = coder.decode(constriction.stream.model.Uniform(),
                                     (1 << width[keep]).astype(np.int32))
                 raw[keep] += vals.astype(np.int64) << shift
         raw -= 1
-        top = tables.length[rows] - 2
-        value[where] = tables.offset[rows] + np.where(
-            raw % 2 == 1, -(raw + 1) // 2, raw // 2 + top)
-    out = np.empty_like(value)
+        value[escaped] = np.where(raw % 2 == 1, -(raw + 1) // 2,
+                                  raw // 2 + top[escaped])
+    value += np.repeat(tables.offset[rows], counts)
+    out = np.empty(indexes.size, np.int32)
     out[order] = value
     return out
 
@@ -197,18 +190,20 @@ def _decode_from(coder, indexes: np.ndarray, tables: CoderTables
 
 def _map(fn, items: list) -> list:
     """``fn`` over ``items``: in the thread pool when there are several
-    (the coder releases the GIL), directly for one (no hand-off cost)."""
+    streams (NumPy's share of the work runs in parallel, the coder's does
+    not: it holds the GIL), directly for one (no hand-off cost)."""
     return [fn(items[0])] if len(items) == 1 else list(_POOL.map(fn, items))
 
 
 def _splits(n: int, streams: int) -> list[slice]:
-    edges = np.linspace(0, n, streams + 1).round().astype(int)
+    """``streams`` contiguous, nearly equal chunks of ``n`` symbols."""
+    edges = [n * k // streams for k in range(streams + 1)]
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
 
 
-def _check(symbols: np.ndarray, indexes: np.ndarray, tables: CoderTables
-           ) -> None:
-    if symbols.shape != indexes.shape:
+def _check(indexes: np.ndarray, tables: CoderTables,
+           symbols: np.ndarray | None = None) -> None:
+    if symbols is not None and symbols.shape != indexes.shape:
         raise ValueError("symbols and indexes must have the same shape")
     if indexes.size and (indexes.min() < 0 or indexes.max() >= tables.rows):
         raise ValueError(f"indexes must lie in 0 … {tables.rows - 1}")
@@ -241,10 +236,9 @@ def _unpack(data: bytes) -> list[np.ndarray]:
 def encode(symbols: np.ndarray, indexes: np.ndarray, tables: CoderTables,
            streams: int = 1) -> bytes:
     """Code ``symbols`` (any integers) with the table row of each
-    ``indexes`` entry, split into ``streams`` independent streams (coded in
-    parallel threads)."""
+    ``indexes`` entry, split into ``streams`` independent streams."""
     symbols, indexes = np.ravel(symbols), np.ravel(indexes)
-    _check(symbols, indexes, tables)
+    _check(indexes, tables, symbols)
     if not 1 <= streams <= MAX_STREAMS:
         raise ValueError(f"streams must lie in 1 … {MAX_STREAMS}")
     parts = _splits(symbols.size, streams)
@@ -256,14 +250,10 @@ def decode(data: bytes, indexes: np.ndarray, tables: CoderTables
            ) -> np.ndarray:
     """The symbols :func:`encode` coded (int32, the shape of ``indexes``);
     :class:`ANSError` if ``data`` is not such a string."""
-    shape, indexes = np.shape(indexes), np.ravel(indexes)
-    _check(indexes, indexes, tables)
-    words = _unpack(data)
-    parts = _splits(indexes.size, len(words))
     decoder = StreamDecoder(data)
     out = decoder.decode(indexes, tables)
     decoder.finish()
-    return out.reshape(shape)
+    return out
 
 
 class StreamEncoder:
@@ -279,7 +269,7 @@ class StreamEncoder:
     def encode(self, symbols: np.ndarray, indexes: np.ndarray,
                tables: CoderTables) -> None:
         symbols, indexes = np.ravel(symbols), np.ravel(indexes)
-        _check(symbols, indexes, tables)
+        _check(indexes, tables, symbols)
         for calls, s in zip(self._calls, _splits(symbols.size, len(self._calls))):
             calls.append((symbols[s], indexes[s], tables))
 
@@ -288,8 +278,8 @@ class StreamEncoder:
 
 
 class StreamDecoder:
-    """Decodes the calls of a :class:`StreamEncoder` string in order; the
-    streams of each call are decoded in parallel threads."""
+    """Decodes the calls of a :class:`StreamEncoder` string in order, the
+    streams of each call in the thread pool."""
 
     def __init__(self, data: bytes):
         self._coders = [constriction.stream.stack.AnsCoder(w)
@@ -297,7 +287,7 @@ class StreamDecoder:
 
     def decode(self, indexes: np.ndarray, tables: CoderTables) -> np.ndarray:
         shape, indexes = np.shape(indexes), np.ravel(indexes)
-        _check(indexes, indexes, tables)
+        _check(indexes, tables)
         parts = _splits(indexes.size, len(self._coders))
         try:
             out = _map(lambda p: _decode_from(p[0], indexes[p[1]], tables),

@@ -5,11 +5,14 @@ Every model of the book codes its latents with CompressAI's entropy models
 tables.  What turns symbols and tables into bytes is the *coder*, chosen
 per file and named in its header:
 
-* ``"ans"`` (the default): :mod:`lic_lib.models.ans`, `constriction`'s ANS
+* ``"ans"`` (the default, :data:`DEFAULT_CODER`): :mod:`lic_lib.models.ans`, `constriction`'s ANS
   coder, vectorised by table row (a call may be split into streams; the
   files of the book use one, see that module);
 * ``"rans"``: CompressAI's rANS coder, one symbol at a time, fed Python
-  lists — the coder of the book's first files, still read.
+  lists — the coder of the book's first files, still read, and the one
+  the AR model prefers (``preferred_coder``): its loop makes one call of
+  96 symbols per position, where CompressAI's coder costs less per call
+  (measured in the complexity chapter).
 
 Both code the same symbols with the same tables, so a model's rate is the
 same up to a few bytes per string.  For CompressAI's coder this module
@@ -21,8 +24,10 @@ artefact of the implementation, not of the AR design.
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import wraps
 from typing import Iterator
 
 import numpy as np
@@ -36,11 +41,14 @@ from . import ans
 
 __all__ = ["GaussianConditional", "EntropyBottleneck", "CODERS",
            "entropy_coder", "current_coder", "StreamEncoder",
-           "StreamDecoder"]
+           "StreamDecoder", "coder_clock", "DEFAULT_CODER"]
 
 #: The coders a file can name (``bitstream`` gives them ids).
 CODERS = ("rans", "ans")
-_CODER: ContextVar[str] = ContextVar("lic_coder", default="ans")
+_CODER: ContextVar[str | None] = ContextVar("lic_coder", default=None)
+#: The coder of a model that does not prefer another (``preferred_coder``).
+DEFAULT_CODER = "ans"
+_CLOCK: ContextVar[list | None] = ContextVar("lic_coder_clock", default=None)
 
 
 @contextmanager
@@ -55,9 +63,40 @@ def entropy_coder(name: str) -> Iterator[None]:
         _CODER.reset(token)
 
 
-def current_coder() -> str:
-    """The coder :func:`entropy_coder` set (``"ans"`` by default)."""
-    return _CODER.get()
+def current_coder(model=None) -> str:
+    """The coder :func:`entropy_coder` set; outside such a block,
+    ``model``'s ``preferred_coder`` if it has one, else
+    :data:`DEFAULT_CODER`."""
+    return _CODER.get() or getattr(model, "preferred_coder", DEFAULT_CODER)
+
+
+@contextmanager
+def coder_clock() -> Iterator[list[float]]:
+    """Seconds spent inside the coder in the block (``clock[0]``): every
+    method of :class:`StreamEncoder` and :class:`StreamDecoder`, which all
+    coding goes through — symbols and tables in, bytes or symbols out.
+    The rest of a decode is the networks' arithmetic."""
+    clock = [0.0]
+    token = _CLOCK.set(clock)
+    try:
+        yield clock
+    finally:
+        _CLOCK.reset(token)
+
+
+def _timed(method):
+    """Add the time of ``method`` to the active :func:`coder_clock`."""
+    @wraps(method)
+    def timed(*args, **kwargs):
+        clock = _CLOCK.get()
+        if clock is None:
+            return method(*args, **kwargs)
+        t = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            clock[0] += time.perf_counter() - t
+    return timed
 
 
 class TableCoding(EntropyModel):
@@ -168,11 +207,13 @@ class StreamEncoder:
     ``finish``.  ``streams`` applies to the ``ans`` coder (see
     :mod:`~lic_lib.models.ans` for why the book's files use one)."""
 
+    @_timed
     def __init__(self, model: TableCoding, streams: int = 1):
         self._model, self._coder = model, current_coder()
         self._enc = (ans.StreamEncoder(streams) if self._coder == "ans"
                      else BufferedRansEncoder())
 
+    @_timed
     def encode(self, symbols, indexes) -> None:
         symbols, indexes = _array(symbols), _array(indexes)
         if self._coder == "ans":
@@ -183,6 +224,7 @@ class StreamEncoder:
                 symbols.tolist(), indexes.tolist(),
                 *self._model.coder_tables(rows))
 
+    @_timed
     def finish(self) -> bytes:
         return self._enc.finish() if self._coder == "ans" else self._enc.flush()
 
@@ -191,6 +233,7 @@ class StreamDecoder:
     """Decodes, call by call, a string of :class:`StreamEncoder` (or of a
     single ``compress`` call) with the coder of :func:`current_coder`."""
 
+    @_timed
     def __init__(self, model: TableCoding, data: bytes):
         self._model, self._coder = model, current_coder()
         if self._coder == "ans":
@@ -199,6 +242,7 @@ class StreamDecoder:
             self._dec = RansDecoder()
             self._dec.set_stream(data)
 
+    @_timed
     def decode(self, indexes) -> np.ndarray:
         """The symbols of the next call (int32, flat)."""
         indexes = _array(indexes)
@@ -208,6 +252,7 @@ class StreamDecoder:
         return np.asarray(self._dec.decode_stream(
             indexes.tolist(), *self._model.coder_tables(rows)), np.int32)
 
+    @_timed
     def finish(self) -> None:
         """For ``ans``: raise :class:`~lic_lib.models.ans.ANSError` unless
         every stream was read to its end (CompressAI's coder cannot tell)."""
