@@ -129,3 +129,16 @@ def test_both_coders_decode_the_same_latents(name, img):
     assert torch.equal(out["rans"]["x_hat"], out["ans"]["x_hat"])
     strings = len(bitstream.unpack(files["ans"])[1])
     assert abs(len(files["ans"]) - len(files["rans"])) <= 12 * strings
+
+
+def test_a_model_that_has_coded_can_be_copied_and_saved(img):
+    """The coder caches (constriction's models cannot be pickled) are left
+    out of a copy, which codes the same bytes."""
+    import copy
+    import io
+
+    net, _ = load_checkpoint("mbt2018-mean", 0.0067)
+    data = encode_image(net, img, "mbt2018-mean")
+    twin = copy.deepcopy(net)
+    torch.save(net, io.BytesIO())
+    assert encode_image(twin, img, "mbt2018-mean") == data

@@ -106,6 +106,13 @@ class TableCoding(EntropyModel):
     _lists_of: tuple = ()           # the tensors (and versions) they come from
     _ans_of: tuple = ()
 
+    def __getstate__(self) -> dict:
+        """Without the coder caches (rebuilt on use): `constriction`'s
+        models cannot be pickled, and a model must stay copyable
+        (``copy.deepcopy``, ``torch.save``) after it has coded."""
+        return {k: v for k, v in super().__getstate__().items()
+                if k not in ("_lists_of", "_ans_of")}
+
     def _source(self) -> tuple[tuple, tuple]:
         self._check_cdf_size()
         self._check_cdf_length()
