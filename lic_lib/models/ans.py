@@ -56,21 +56,21 @@ class ANSError(ValueError):
 
 @dataclass(frozen=True)
 class CoderTables:
-    """One categorical model per table row, from integer CDF tables.
-
-    ``cdf`` (rows × width, int), ``length`` (rows) and ``offset`` (rows) as
-    CompressAI stores them: row ``i`` codes the values ``offset[i]`` …
-    ``offset[i] + length[i] − 3`` and, with its last symbol, the escape
+    """One categorical model per table row, from integer CDF tables
+    (:meth:`from_cdfs`): row ``i`` codes the values ``offset[i]`` …
+    ``offset[i] + top[i] − 1`` and, with its symbol ``top[i]``, the escape
     for any other value."""
 
     models: tuple
-    length: np.ndarray
     offset: np.ndarray
-    top: np.ndarray                 #: each row's escape symbol (length − 2)
+    top: np.ndarray                 #: each row's escape symbol
 
     @classmethod
     def from_cdfs(cls, cdf: np.ndarray, length: np.ndarray,
                   offset: np.ndarray) -> "CoderTables":
+        """From ``cdf`` (rows × width), ``length`` and ``offset`` (rows) as
+        CompressAI stores them (a row's CDF has ``length`` entries, the
+        last two for the escape symbol and the end)."""
         cdf = np.asarray(cdf, np.int64)
         length = np.asarray(length, np.int32).reshape(-1)
         offset = np.asarray(offset, np.int32).reshape(-1)
@@ -85,7 +85,7 @@ class CoderTables:
                                  "non-zero probability")
             models.append(constriction.stream.model.Categorical(
                 pmf, perfect=False))
-        return cls(tuple(models), length, offset, length - 2)
+        return cls(tuple(models), offset, length - 2)
 
     @property
     def rows(self) -> int:

@@ -201,6 +201,12 @@ class EntropyBottleneck(_Bottleneck, TableCoding):
     """CompressAI's ``EntropyBottleneck`` coded by :class:`TableCoding`."""
 
 
+def _rows(indexes: np.ndarray) -> int:
+    """Table rows a CompressAI coder call needs (at least one: a call can
+    be empty, as a step of ``pms-extra`` on a scale two columns wide)."""
+    return int(indexes.max()) + 1 if indexes.size else 1
+
+
 def _array(t) -> np.ndarray:
     if isinstance(t, torch.Tensor):
         t = t.detach().cpu().numpy()
@@ -226,10 +232,9 @@ class StreamEncoder:
         if self._coder == "ans":
             self._enc.encode(symbols, indexes, self._model.ans_tables())
         else:
-            rows = int(indexes.max()) + 1 if indexes.size else 1
             self._enc.encode_with_indexes(
                 symbols.tolist(), indexes.tolist(),
-                *self._model.coder_tables(rows))
+                *self._model.coder_tables(_rows(indexes)))
 
     @_timed
     def finish(self) -> bytes:
@@ -255,9 +260,9 @@ class StreamDecoder:
         indexes = _array(indexes)
         if self._coder == "ans":
             return self._dec.decode(indexes, self._model.ans_tables())
-        rows = int(indexes.max()) + 1 if indexes.size else 1
         return np.asarray(self._dec.decode_stream(
-            indexes.tolist(), *self._model.coder_tables(rows)), np.int32)
+            indexes.tolist(), *self._model.coder_tables(_rows(indexes))),
+            np.int32)
 
     @_timed
     def finish(self) -> None:
