@@ -95,7 +95,7 @@ def _add_train(sub) -> None:
     import dataclasses
 
     from .models import MODELS
-    from .train import TrainConfig
+    from .train_config import TrainConfig
     s = sub.add_parser("train", help="train (or resume) a model in RUN_DIR",
                        description="Defaults are TrainConfig's; a run "
                        "resumes from RUN_DIR/last.pt when it exists.")

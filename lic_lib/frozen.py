@@ -36,7 +36,8 @@ from .data import RandomCrops, eval_images
 from .codec import image_tensor, pad_to
 from .models import CompressionModel, build_model
 from .precision import bf16_transforms, use_bf16
-from .train import _device_name, lr_at
+from .run_state import device_name
+from .train_config import lr_at
 
 __all__ = ["FrozenConfig", "transforms_bypassed", "latent_cache",
            "context_model", "latent_crop", "latent_bpp", "train_context",
@@ -263,7 +264,7 @@ def train_context(cfg: FrozenConfig, run_dir: str | Path,
                            net.named_parameters() if n in names},
                  "optimizer": opt.state_dict(), "step": step,
                  "elapsed": elapsed, "rng": torch.get_rng_state(),
-                 "device": _device_name(device),
+                 "device": device_name(device),
                  "precision": "bf16" if bf16 else "fp32",
                  "config": dataclasses.asdict(cfg)}
         torch.save(state, ckpt.with_suffix(".tmp"))

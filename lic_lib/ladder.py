@@ -17,7 +17,8 @@ from typing import Callable
 
 import torch
 
-from .train import TrainConfig, _same_recipe, train
+from .train import train
+from .train_config import TrainConfig, same_recipe
 
 __all__ = ["MAIN_LAMBDA", "ladder_plan", "train_ladders"]
 
@@ -69,7 +70,7 @@ def _shipped(cfg: TrainConfig) -> Path | None:
     from .checkpoints import checkpoint_path
     path = checkpoint_path(cfg.model, cfg.lmbda)
     meta = path.with_suffix(".json")
-    if path.exists() and meta.exists() and _same_recipe(
+    if path.exists() and meta.exists() and same_recipe(
             json.loads(meta.read_text())["train_config"], cfg):
         return path
     return None

@@ -2,8 +2,7 @@
 
 Introduced in the chapter {ref}`chap-evaluation`.  Everything here reads
 result files (``data/results``, ``data/checkpoints``); nothing is typed in.
-The helpers that pair LOF with plain coding are shared with the chapter
-{ref}`chap-lof`.
+The LOF gains come from :mod:`lic_lib.lof_report`.
 """
 
 from __future__ import annotations
@@ -16,12 +15,12 @@ import pandas as pd
 from . import bdrate
 from .checkpoints import checkpoint_path
 from .complexity import sequential_steps
-from .evaluate import image_rows, measured_on, shipped_checkpoints, study
+from .evaluate import image_rows, study
+from .lof_report import at_every_lambda, lof_bd, lof_cost_gain, lof_on_shipped
 from .results import ANCHORS, RESULTS, load_rd, result_path
 
-__all__ = ["context_rates", "joint_msp", "vvc_anchor", "lof_pairs", "lof_bd",
-           "lof_on_shipped",
-           "lof_cost_gain", "decode_ratios", "bd_vs_vvc",
+__all__ = ["context_rates", "joint_msp", "vvc_anchor", "decode_ratios",
+           "bd_vs_vvc",
            "baseline_summary", "reproduction_table", "PAPER"]
 
 #: The paper's numbers, from its abstract and introduction (arXiv
@@ -44,79 +43,6 @@ def vvc_anchor(dataset: str) -> tuple[str, dict]:
                 load_rd(ANCHORS / "kodak" / "vtm.json")["results"])
     raise FileNotFoundError(f"no VVC anchor for {dataset}: run `lic anchors "
                             f"--dataset {dataset} --codecs vvenc`")
-
-
-def lof_pairs(model: str, dataset: str = "kodak") -> pd.DataFrame:
-    """Images coded both plainly and with LOF, at every λ of the LOF sweep:
-    the plain columns, and LOF's with the suffix ``_lof``; one row per
-    (λ, image).  Images missing at some λ are dropped, so that every λ
-    averages the same images."""
-    from .lof import LOFConfig
-    on = study(model, dataset, LOFConfig())      # plain rows of the same
-    lof = image_rows(model, dataset, LOFConfig(), **on)   # checkpoints
-    if lof.empty:
-        return lof
-    return _at_every_lambda(image_rows(model, dataset, **on).merge(
-        lof, on=["lmbda", "image"], suffixes=("", "_lof")))
-
-
-def lof_on_shipped(model: str, dataset: str) -> bool:
-    """Whether the LOF sweep of ``model`` on ``dataset`` was measured on
-    the shipped checkpoints (else on checkpoints since replaced, and
-    compared with plain coding by those same checkpoints)."""
-    from .lof import LOFConfig
-    on = measured_on(model, dataset, LOFConfig())
-    return all(shipped_checkpoints(model).get(lam) == sha
-               for lam, sha in on.items())
-
-
-def _at_every_lambda(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the images coded at every λ present in ``rows``: the
-    images a result file averages over."""
-    every_lambda = rows.groupby("image").lmbda.transform("nunique")
-    return rows[every_lambda == rows.lmbda.nunique()]
-
-
-def lof_bd(model: str, dataset: str = "kodak") -> dict | None:
-    """BD-rate and BD-PSNR of ``model`` + LOF vs ``model`` (same images),
-    and vs plain mean-scale; ``None`` when fewer than two λ are coded, NaN
-    where the two curves do not overlap (LOF can move a curve entirely
-    below the plain one's rates)."""
-    both = lof_pairs(model, dataset)
-    if both.empty or both.lmbda.nunique() < 2:
-        return None
-    p = both.groupby("lmbda").mean(numeric_only=True)
-    from .lof import LOFConfig
-    ms = image_rows("mbt2018-mean", dataset, **study(
-        "mbt2018-mean", dataset, LOFConfig())).merge(both[["lmbda", "image"]])
-    ms = ms.groupby("lmbda").mean(numeric_only=True)
-
-    def delta(fn, anchor):      # NaN where the curves do not overlap
-        try:
-            return fn(anchor.bpp, anchor["psnr-rgb"], p.bpp_lof,
-                      p["psnr-rgb_lof"])
-        except bdrate.BDError:
-            return float("nan")
-
-    return {"λ": len(p), "images per λ": int(both.groupby("lmbda").size().min()),
-            "BD-rate LOF vs plain [%]": delta(bdrate.bd_rate, p),
-            "BD-PSNR [dB]": delta(bdrate.bd_psnr, p),
-            "LOF vs plain mean-scale [%]": delta(bdrate.bd_rate, ms),
-            "encode time ×": float(both.encoding_time_lof.mean()
-                                   / both.encoding_time.mean()),
-            "curves": p}
-
-
-def lof_cost_gain(model: str, dataset: str, lmbda: float = 0.0067
-                  ) -> pd.Series:
-    """RD cost saved by LOF per image [%], measured on the real files."""
-    from .lof import LOFConfig
-    b = image_rows(model, dataset, LOFConfig(),
-                   **study(model, dataset, LOFConfig()))
-    if b.empty:
-        return pd.Series(dtype=float)
-    b = b[b.lmbda == lmbda]
-    return 100 * (1 - b.lof_cost / b.plain_cost)
 
 
 def _complexity(device_kind: str = "cpu") -> pd.DataFrame | None:
@@ -187,7 +113,7 @@ def bd_vs_vvc(dataset: str, names: list[str],
         if d["meta"]["images"] < n_anchor:
             model, lof = (n[:-4], LOFConfig()) if n.endswith("+lof") else \
                 (n, None)
-            imgs = sorted(_at_every_lambda(image_rows(
+            imgs = sorted(at_every_lambda(image_rows(
                 model, dataset, lof, **study(model, dataset,
                                              lof))).image.unique())
             if len(imgs) != d["meta"]["images"]:

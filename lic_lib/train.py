@@ -21,10 +21,10 @@ The recipe (every knob is a field of :class:`TrainConfig`):
 A run lives in a folder: ``last.pt`` (model, optimisers, step and RNG
 state, written every ``checkpoint_seconds`` and at the end, atomically),
 ``main_phase.pt`` (the whole state when the final phase began: see
-:func:`redo_final_phase`) and ``log.csv``.  Calling :func:`train` again
-on the same folder resumes exactly where it stopped; the batches drawn are
-the same as in an uninterrupted run, because all randomness comes from the
-saved torch RNG.
+:func:`lic_lib.run_state.redo_final_phase`) and ``log.csv``.  Calling
+:func:`train` again on the same folder resumes exactly where it stopped;
+the batches drawn are the same as in an uninterrupted run, because all
+randomness comes from the saved torch RNG.
 """
 
 from __future__ import annotations
@@ -33,10 +33,7 @@ import contextlib
 import csv
 import dataclasses
 import math
-import os
-import platform
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -49,51 +46,12 @@ from .data import RandomCrops, eval_images
 from .models import CompressionModel, RateDistortionLoss, build_model
 from .precision import bf16_transforms, use_bf16
 from .quantizers import ste_quantization
+from .rate_estimate import evaluate_likelihood_rd
+from .run_state import (adam, device_name, distributed, load_optimizer,
+                        rng_states, save_atomic)
+from .train_config import TrainConfig, lr_at, same_recipe
 
-__all__ = ["TrainConfig", "train", "lr_at", "evaluate_likelihood_rd",
-           "redo_final_phase", "rate_on_tiles"]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run (saved in its checkpoint)."""
-
-    model: str = "mbt2018-mean"
-    lmbda: float = 0.0067          # RD trade-off: λ·255²·MSE + bpp
-    N: int = 64                    # channels of the transforms
-    M: int = 96                    # channels of the latent y
-    iterations: int = 40_000       # optimiser steps of the main phase
-    finetune_iterations: int = 0   # then: frozen transforms, rounded latents
-    batch_size: int = 8
-    crop: int = 128
-    lr: float = 1e-3
-    warmup: int = 200              # linear learning-rate warm-up (steps)
-    lr_drop: float = 0.7           # ×0.1 from this fraction of the run on
-    clip: float = 1.0              # gradient-norm clip
-    aux_lr: float = 1e-3
-    bf16: bool | None = None       # autocast the transforms in bf16 (CPU
-    #                                only); None: where the CPU has native
-    #                                bf16 (lic_lib.precision)
-    log_every: int = 100           # steps between training rows in the log
-    val_every: int = 2_000         # steps between validation rows in the log
-    val_images: int = 8            # CID22 val/ images used for validation
-    checkpoint_seconds: float = 300.0
-    seed: int = 0
-    init_from: str | None = None   # warm start: weights of another run
-    quantizer: str = "noise"       # or "ste": rounding, straight-through
-
-    @property
-    def total(self) -> int:
-        return self.iterations + self.finetune_iterations
-
-
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Learning rate at ``step``: warm-up, plateau, ×0.1 drop (pure)."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    if step >= cfg.lr_drop * cfg.iterations:
-        return cfg.lr * 0.1
-    return cfg.lr
+__all__ = ["TrainConfig", "train", "lr_at"]
 
 
 def _split_params(model: nn.Module):
@@ -132,81 +90,6 @@ def _finetune_mode(model: CompressionModel) -> None:
             getattr(model, name).requires_grad_(False)
 
 
-@torch.no_grad()
-def evaluate_likelihood_rd(model: CompressionModel,
-                           images: list[torch.Tensor]) -> dict[str, float]:
-    """Mean bpp (from likelihoods, rounded latents) and PSNR over images.
-
-    Images must have sides divisible by 64.  This is the *estimate* used to
-    monitor training; reported results always come from real bitstreams.
-    """
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    bpp, psnr = [], []
-    for x in images:
-        out = model(x[None])
-        n_px = x.shape[-1] * x.shape[-2]
-        bpp.append(float(sum(-torch.log2(l).sum()
-                             for l in out["likelihoods"].values()) / n_px))
-        mse = torch.mean((out["x_hat"].clamp(0, 1) - x[None]) ** 2)
-        psnr.append(float(10 * torch.log10(1 / mse)))
-    for m, training in modes.items():
-        m.train(training)
-    return {"bpp": sum(bpp) / len(bpp), "psnr": sum(psnr) / len(psnr)}
-
-
-def rate_on_tiles(model: CompressionModel, images: list[torch.Tensor],
-                  sizes: tuple[int, ...] = (128, 256, 512)
-                  ) -> dict[int, float]:
-    """Estimated bpp of ``model`` on the size×size tiles of ``images``
-    (C×H×W, cut row by row; the rest of each image is dropped), per size.
-
-    A model trained on crops of one size should spend about the same bits
-    per pixel on tiles of any size; a rate that grows with the tile means
-    it learned something that only holds near the borders of its crops.
-    """
-    def tiles(x: torch.Tensor, n: int) -> list[torch.Tensor]:
-        h, w = x.shape[-2:]
-        return [x[:, i:i + n, j:j + n] for i in range(0, h - n + 1, n)
-                for j in range(0, w - n + 1, n)]
-    with torch.no_grad():
-        return {n: evaluate_likelihood_rd(
-            model, [t for x in images for t in tiles(x, n)])["bpp"]
-            for n in sizes}
-
-
-def _save(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
-    """(rank, world size, device) — initialises torch.distributed under
-    ``torchrun`` (one process per GPU, or gloo processes on a CPU)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1, device
-    import torch.distributed as dist
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-        torch.cuda.set_device(device)
-    return dist.get_rank(), world, device
-
-
-def _rng_states(world: int) -> list[torch.Tensor]:
-    """Every rank's torch RNG state (so a resumed run draws the same)."""
-    state = torch.get_rng_state()
-    if world == 1:
-        return [state]
-    import torch.distributed as dist
-    states = [None] * world
-    dist.all_gather_object(states, state)
-    return states
-
-
 class _Run:
     """One training run: model, optimisers, data and the run folder."""
 
@@ -216,7 +99,7 @@ class _Run:
             raise ValueError(f"quantizer must be 'noise' or 'ste', got "
                              f"{cfg.quantizer!r}")
         self.cfg, self.run_dir, self.log = cfg, run_dir, log
-        self.rank, self.world, self.device = _distributed(device)
+        self.rank, self.world, self.device = distributed(device)
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model, cfg.N, cfg.M).to(self.device)
         if self.device.type == "cpu":
@@ -225,8 +108,8 @@ class _Run:
         if self.device.type == "cuda":         # fixed crop size: pick the
             torch.backends.cudnn.benchmark = True   # fastest kernels once
         main_p, aux_p = _split_params(model)
-        self.opt = _adam(main_p, cfg.lr, self.device)
-        self.aux_opt = _adam(aux_p, cfg.aux_lr, self.device)
+        self.opt = adam(main_p, cfg.lr, self.device)
+        self.aux_opt = adam(aux_p, cfg.aux_lr, self.device)
         self.step, self.elapsed = 0, 0.0
         self.bf16, self.why_precision = use_bf16(cfg.bf16, self.device)
         self.devices = [[self.device_name, 0]]      # [name, from step]
@@ -263,7 +146,7 @@ class _Run:
     def _resume(self) -> None:
         state = torch.load(self.ckpt, map_location=self.device,
                            weights_only=True)
-        if not _same_recipe(state["config"], self.cfg):
+        if not same_recipe(state["config"], self.cfg):
             raise ValueError(f"{self.ckpt} was written by another "
                              "configuration; use a new folder or the same "
                              "settings")
@@ -276,7 +159,7 @@ class _Run:
             _finetune_mode(self.model)
         self.opt = _optimizer_like(self.model, self.opt, state["opt"],
                                    self.cfg, self.device)
-        _load_optimizer(self.aux_opt, state["aux_opt"], self.device)
+        load_optimizer(self.aux_opt, state["aux_opt"], self.device)
         rng = state["rng"]
         rng = rng if isinstance(rng, torch.Tensor) else rng[self.rank]
         torch.set_rng_state(rng)
@@ -285,7 +168,7 @@ class _Run:
     @property
     def device_name(self) -> str:
         """The device and the arithmetic of the transforms, as recorded."""
-        return _device_name(self.device, "bf16" if self.bf16 else "fp32")
+        return device_name(self.device, "bf16" if self.bf16 else "fp32")
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One optimiser step of the RD loss and one of the aux loss."""
@@ -293,7 +176,7 @@ class _Run:
         if self.step == cfg.iterations and cfg.finetune_iterations:
             self.save(self.run_dir / "main_phase.pt")   # to redo the phase
             _finetune_mode(self.model)
-            self.opt = _adam(_split_params(self.model)[0], cfg.lr * 0.1,
+            self.opt = adam(_split_params(self.model)[0], cfg.lr * 0.1,
                              self.device)
             self.forward = self._wrap(self.model)   # fewer trainable params
         idx = torch.randint(len(self.crops), (cfg.batch_size,))
@@ -321,17 +204,17 @@ class _Run:
 
     def save(self, path: Path | None = None) -> None:
         """Write the whole state (to ``last.pt`` unless told otherwise)."""
-        rng = _rng_states(self.world)
+        rng = rng_states(self.world)
         if self.rank == 0:
-            _save(path or self.ckpt, {"config": dataclasses.asdict(self.cfg),
-                              "model": self.model.state_dict(),
-                              "opt": self.opt.state_dict(),
-                              "aux_opt": self.aux_opt.state_dict(),
-                              "step": self.step, "elapsed": self.elapsed,
-                              "device": self.device_name,
-                              "devices": self.devices,
-                              "world_size": self.world,
-                              "rng": rng[0] if self.world == 1 else rng})
+            save_atomic(path or self.ckpt, {
+                "config": dataclasses.asdict(self.cfg),
+                "model": self.model.state_dict(),
+                "opt": self.opt.state_dict(),
+                "aux_opt": self.aux_opt.state_dict(),
+                "step": self.step, "elapsed": self.elapsed,
+                "device": self.device_name, "devices": self.devices,
+                "world_size": self.world,
+                "rng": rng[0] if self.world == 1 else rng})
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
@@ -422,71 +305,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, progress: bool = True,
     return run.model
 
 
-def redo_final_phase(run_dir: str | Path) -> None:
-    """Roll a run back to the end of its main phase, so that the next
-    :func:`train` call redoes the final phase (after a change to it).
-
-    ``main_phase.pt`` becomes ``last.pt`` again and the log loses the
-    rows of the final phase; a shipped export of the run is not touched.
-    """
-    run_dir = Path(run_dir)
-    state = torch.load(run_dir / "main_phase.pt", map_location="cpu",
-                       weights_only=True)
-    if "opt" not in state:
-        raise ValueError(f"{run_dir}/main_phase.pt holds only weights "
-                         "(written before the whole state was kept)")
-    _save(run_dir / "last.pt", state)
-    log = run_dir / "log.csv"
-    with open(log, newline="") as f:
-        rows = list(csv.reader(f))
-    keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= state["step"]]
-    tmp = log.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        csv.writer(f).writerows(keep)
-    os.replace(tmp, log)
-
-
-def _device_name(device: torch.device, precision: str | None = None
-                 ) -> str:
-    """E.g. ``cpu (x86_64, 2 threads, fp32)`` or the GPU's name."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    extra = f", {precision}" if precision else ""
-    return f"cpu ({platform.processor() or platform.machine()}, " \
-        f"{torch.get_num_threads()} threads{extra})"
-
-
-def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam; on a GPU its fused kernel (one launch for all parameters)."""
-    return torch.optim.Adam(params, lr=lr, fused=device.type == "cuda")
-
-
 def _optimizer_like(model, opt, state, cfg, device):
     """The main optimiser for the phase a resumed run is in."""
     main = _split_params(model)[0]
     if len(main) != len(opt.param_groups[0]["params"]):
-        opt = _adam(main, cfg.lr * 0.1, device)
-    _load_optimizer(opt, state, device)
+        opt = adam(main, cfg.lr * 0.1, device)
+    load_optimizer(opt, state, device)
     return opt
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, state: dict,
-                    device: torch.device) -> None:
-    """Load ``state``, keeping the fused kernel choice of this device (a
-    run started on a GPU may be resumed on a CPU and the reverse)."""
-    opt.load_state_dict(state)
-    for g in opt.param_groups:
-        g["fused"] = device.type == "cuda"
-
-def _same_recipe(saved: dict, cfg: TrainConfig) -> bool:
-    """Whether a saved config (``last.pt`` or a checkpoint record) is the
-    run ``cfg`` describes.  Two fields do not count: where the warm-start
-    weights were read from (a finished run's ``last.pt`` and its shipped
-    fp16 export are the same weights, to fp16 rounding) and ``bf16``, the
-    arithmetic of the transforms, which follows the machine a run happens
-    to be on (:mod:`lic_lib.precision`) and changes speed, not the recipe.
-    """
-    default = dataclasses.asdict(TrainConfig())
-    return all(saved.get(k, default[k]) == v
-               for k, v in dataclasses.asdict(cfg).items()
-               if k not in ("init_from", "bf16"))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lic_lib import classic
+from lic_lib import classic, video_intra
 from lic_lib.data import eval_images
 from lic_lib.metrics import psnr
 
@@ -55,7 +55,7 @@ def test_hevc_odd_and_tiny_sizes(h, w, img):
 
 
 def test_missing_ffmpeg_is_explained(img, monkeypatch):
-    monkeypatch.setattr(classic.shutil, "which", lambda _: None)
+    monkeypatch.setattr(video_intra.shutil, "which", lambda _: None)
     with pytest.raises(classic.CodecUnavailable, match="apt-get install"):
         HEVC.code(img, 30)
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from lic_lib import bdrate, report, results
+from lic_lib import bdrate, lof_report, report, results
 from lic_lib.evaluate import codec_rows
 
 
@@ -46,7 +46,7 @@ def test_subset_results_are_compared_on_their_own_images(tmp_path, monkeypatch):
     # ... the images the +lof file averages (coded at every λ), not every
     # image that has some LOF row
     lof = results.load_rd(results.result_path("kodak", "msp-balanced+lof"))
-    imgs = report.lof_pairs("msp-balanced").image.unique()
+    imgs = lof_report.lof_pairs("msp-balanced").image.unique()
     assert len(imgs) == lof["meta"]["images"]
     vtm = codec_rows("vtm", "kodak")
     vtm = vtm[vtm.image.isin(imgs)].groupby("qp").mean(numeric_only=True)
@@ -132,10 +132,10 @@ def test_lof_bd_gives_nan_where_the_curves_do_not_overlap(monkeypatch):
         # LOF: rates all below the plain curve's, qualities inside its range
         "bpp_lof": [0.040, 0.056, 0.080], "psnr-rgb_lof": [36.6, 37.3, 37.8],
         "encoding_time": [1.0] * 3, "encoding_time_lof": [600.0] * 3})
-    monkeypatch.setattr(report, "lof_pairs", lambda *a: pairs)
-    monkeypatch.setattr(report, "image_rows", lambda *a, **k: pairs[
+    monkeypatch.setattr(lof_report, "lof_pairs", lambda *a: pairs)
+    monkeypatch.setattr(lof_report, "image_rows", lambda *a, **k: pairs[
         ["lmbda", "image", "bpp", "psnr-rgb"]])
-    g = report.lof_bd("mbt2018-mean", "clic2025")
+    g = lof_report.lof_bd("mbt2018-mean", "clic2025")
     assert np.isnan(g["BD-PSNR [dB]"])               # no common rate range
     assert g["BD-rate LOF vs plain [%]"] == pytest.approx(bdrate.bd_rate(
         pairs.bpp, pairs["psnr-rgb"], pairs.bpp_lof, pairs["psnr-rgb_lof"]))

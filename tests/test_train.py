@@ -49,7 +49,7 @@ def test_resume_is_exact(tmp_path):
 
 @needs_train
 def test_redo_final_phase_is_exact(tmp_path):
-    from lic_lib.train import redo_final_phase
+    from lic_lib.run_state import redo_final_phase
     cfg = TrainConfig(**TINY)
     a = train(cfg, tmp_path / "a", progress=False, log=lambda _: None)
     train(cfg, tmp_path / "b", progress=False, log=lambda _: None)

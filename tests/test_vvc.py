@@ -36,9 +36,9 @@ def test_missing_binaries_name_the_make_target(tmp_path, monkeypatch, img):
 
 def test_420_chroma_keeps_flat_colour_and_halves_planes():
     planes = np.stack([np.full((6, 8), v, np.uint16) for v in (300, 700, 90)])
-    y, cb, cr = classic._chroma_420(planes)
+    y, cb, cr = classic.chroma_420(planes)
     assert cb.shape == cr.shape == (3, 4)
-    assert np.array_equal(classic._chroma_444(y, cb, cr), planes)
+    assert np.array_equal(classic.chroma_444(y, cb, cr), planes)
 
 
 @needs_vvc

@@ -33,7 +33,7 @@ from lic_lib.config import ROOT  # noqa: E402
 from lic_lib.data import eval_images, sha256  # noqa: E402
 from lic_lib.misfit import SURPRISE, rate_split  # noqa: E402
 from lic_lib.results import RESULTS, provenance  # noqa: E402
-from lic_lib.train import rate_on_tiles  # noqa: E402
+from lic_lib.rate_estimate import rate_on_tiles  # noqa: E402
 
 OUT = RESULTS / "experiments" / "hyperprior_misfit.json"
 MODEL = "mbt2018-mean"

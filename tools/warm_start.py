@@ -27,7 +27,8 @@ from lic_lib.data import eval_images  # noqa: E402
 from lic_lib.evaluate import image_rows, mean_rd_cost, measure_image  # noqa: E402,E501
 from lic_lib.results import RESULTS, provenance  # noqa: E402
 from lic_lib.codec import image_tensor  # noqa: E402
-from lic_lib.train import TrainConfig, rate_on_tiles, train  # noqa: E402
+from lic_lib.rate_estimate import rate_on_tiles  # noqa: E402
+from lic_lib.train import TrainConfig, train  # noqa: E402
 
 LMBDA = 0.0067
 RUN = "runs/ms_from_hp"
