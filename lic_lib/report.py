@@ -381,10 +381,11 @@ def reproduction_table() -> pd.DataFrame:
         "not reproduced: see our budget; learned codecs that beat VTM are "
         "larger and train far longer (the paper's budget is not in the "
         "pages we have)")
-    prof = bd_ms["msp-fast"], bd_ms["msp-balanced"]
-    st = (sequential_steps("msp-fast", 512, 768),
-          sequential_steps("msp-balanced", 512, 768))
-    lof = gains.get("msp-balanced")
+    from .profiles import PROFILES
+    fast, bal = PROFILES["fast"].model, PROFILES["balanced"].model
+    prof = bd_ms[fast], bd_ms[bal]
+    st = sequential_steps(fast, 512, 768), sequential_steps(bal, 512, 768)
+    lof = gains.get(bal)
     row("predefined profiles trade efficiency against complexity",
         "qualitative",
         f"fast: {st[0]} steps, {prof[0]:+.1f} %; balanced: {st[1]} steps, "
