@@ -7,6 +7,8 @@ Introduced in the chapter {ref}`chap-lof`; the reproduction report
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import pandas as pd
 
 from . import bdrate
@@ -47,12 +49,16 @@ def at_every_lambda(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[every_lambda == rows.lmbda.nunique()]
 
 
-def lof_bd(model: str, dataset: str = "kodak") -> dict | None:
+def lof_bd(model: str, dataset: str = "kodak",
+           images: Iterable[str] | None = None) -> dict | None:
     """BD-rate and BD-PSNR of ``model`` + LOF vs ``model`` (same images),
     and vs plain mean-scale; ``None`` when fewer than two λ are coded, NaN
     where the two curves do not overlap (LOF can move a curve entirely
-    below the plain one's rates)."""
+    below the plain one's rates).  ``images``: only those (to compare two
+    sweeps on the images they share)."""
     both = lof_pairs(model, dataset)
+    if images is not None and not both.empty:
+        both = both[both.image.isin(list(images))]
     if both.empty or both.lmbda.nunique() < 2:
         return None
     p = both.groupby("lmbda").mean(numeric_only=True)
