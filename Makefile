@@ -6,7 +6,9 @@ PYTHON  ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-JB_FLAGS := --warningiserror --keep-going
+# --all: without it Sphinx skips chapters whose source did not change, and
+# their outputs go stale after a change to lic_lib or data/.
+JB_FLAGS := --warningiserror --keep-going --all
 # Larger data sets (training photos, clic2025): ../shared/data by default.
 export LIC_DATA_DIR ?= $(abspath ../shared/data)
 
