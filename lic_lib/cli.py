@@ -215,8 +215,9 @@ def _add_model_args(s) -> None:
     s.add_argument("--model", default="mbt2018-mean", choices=list(MODELS),
                    action=_Given)
     s.add_argument("--profile", choices=list(PROFILES),
-                   help="an MSP profile: " + "; ".join(
-                       f"{k}: {p.summary}" for k, p in PROFILES.items()))
+                   help="a codec profile (model chosen by measurement): "
+                   + "; ".join(f"{k}: {p.model}, {p.summary}"
+                               for k, p in PROFILES.items()))
     s.set_defaults(model_given=False)
 
 

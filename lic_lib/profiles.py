@@ -26,8 +26,7 @@ class CodecProfile:
 
 PROFILES: dict[str, CodecProfile] = {
     "fast": CodecProfile("checkerboard", None,
-                         "checkerboard halves (He et al. 2021): 3 decoding "
-                         "steps"),
+                         "two halves (He et al. 2021): 3 decoding steps"),
     "balanced": CodecProfile("msp-balanced", None,
                              "S=1, K=4, 3×3 contexts: 13 decoding steps"),
     "best": CodecProfile("msp-balanced", LOFConfig(iterations=200),
