@@ -20,7 +20,9 @@ and schedule as every shipped run's log) and its Kodak result from real
 files, beside the shipped mean-scale, MSP `balanced` and AR models at that
 λ.  The checkpoints are exported beside the runs, not shipped.
 Resumable: the runs live in runs/joint/; on 2 cores ≈ 0.15 s a step
-(λ = 0.0067: 1.9 h; each other λ: about 25 min).
+for MSP `balanced` (λ = 0.0067: 1.9 h; each other λ: about 25 min) and
+≈ 0.4 s for `pms-base` (λ = 0.0067: ≈ 5 h; tools/pms_h8_cost.py measures
+its step).
 
     python tools/joint_msp.py [--model pms-base] [--lambdas 0.0067 ...]
                               [--hours H]
