@@ -17,6 +17,7 @@ from .checkpoints import checkpoint_path
 from .complexity import sequential_steps
 from .evaluate import image_rows, study
 from .lof_report import at_every_lambda, lof_bd, lof_cost_gain, lof_on_shipped
+from .profiles import PROFILES
 from .results import ANCHORS, RESULTS, load_rd, result_path
 
 __all__ = ["context_rates", "joint_msp", "vvc_anchor", "decode_ratios",
@@ -382,7 +383,6 @@ def reproduction_table() -> pd.DataFrame:
         "not reproduced: see our budget; learned codecs that beat VTM are "
         "larger and train far longer (the paper's budget is not in the "
         "pages we have)")
-    from .profiles import PROFILES
     fast, bal = PROFILES["fast"].model, PROFILES["balanced"].model
     prof = bd_ms[fast], bd_ms[bal]
     st = sequential_steps(fast, 512, 768), sequential_steps(bal, 512, 768)

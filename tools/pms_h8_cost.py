@@ -23,8 +23,6 @@ Writes data/results/experiments/pms_h8_cost.json.
 """
 import argparse
 import json
-import statistics
-import time
 import warnings
 
 warnings.filterwarnings("ignore", category=FutureWarning)
@@ -35,9 +33,10 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from lic_lib.complexity import device_label  # noqa: E402
 from lic_lib.config import set_seed  # noqa: E402
-from lic_lib.models import RateDistortionLoss, build_model  # noqa: E402
-from lic_lib.precision import bf16_transforms, use_bf16  # noqa: E402
+from lic_lib.models import build_model  # noqa: E402
+from lic_lib.precision import use_bf16  # noqa: E402
 from lic_lib.results import RESULTS, provenance  # noqa: E402
+from step_time import step_seconds  # noqa: E402  (tools/step_time.py)
 
 OUT = RESULTS / "experiments" / "pms_h8_cost.json"
 RECIPE_STEPS = 44_000          # the shipped AR model's run at λ = 0.0067
@@ -53,51 +52,29 @@ def h8_variant(net: nn.Module) -> nn.Module:
     return net
 
 
+def _counted(fn, *args):
+    """(fn(*args), its multiply–accumulates by PyTorch's FLOP counter)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = fn(*args)
+    return out, counter.get_total_flops() / 2
+
+
 def decode_macs(net: nn.Module, side: int = 256) -> dict[str, float]:
-    """MACs per pixel of the forward pass (eval mode) and of g_s alone."""
+    """MACs per pixel of the forward pass (eval mode) without g_a, of g_s,
+    and of the rest (the probability model)."""
     x = torch.rand(1, 3, side, side)
     net.eval()
     with torch.no_grad():
-        counter = FlopCounterMode(display=False)
-        with counter:
-            out = net(x)
-        total = counter.get_total_flops() / 2
-        y = net.g_a(x)
-        counter = FlopCounterMode(display=False)
-        with counter:
-            net.g_s(y)
-        synthesis = counter.get_total_flops() / 2
-        counter = FlopCounterMode(display=False)
-        with counter:
-            net.g_a(x)
-        analysis = counter.get_total_flops() / 2
-    px = side * side
+        out, total = _counted(net, x)
+        y, analysis = _counted(net.g_a, x)
+        _, synthesis = _counted(net.g_s, y)
     assert out["x_hat"].shape == x.shape
+    px = side * side
     return {"latent_stride": side // y.shape[-1],
             "decode_macs_per_px": (total - analysis) / px,
             "synthesis_macs_per_px": synthesis / px,
             "probability_model_macs_per_px": (total - analysis - synthesis) / px}
-
-
-def step_seconds(net: nn.Module, steps: int, warmup: int = 2) -> float:
-    """Median wall time of one training step (batch 8, 128² crops)."""
-    bf16, _ = use_bf16(None, torch.device("cpu"))
-    loss_fn = RateDistortionLoss(lmbda=0.0067)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    net.train()
-    times = []
-    for i in range(warmup + steps):
-        x = torch.rand(8, 3, 128, 128)
-        t0 = time.perf_counter()
-        with bf16_transforms(net, bf16):
-            out = net(x)
-        loss = loss_fn(out, x)["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 if __name__ == "__main__":
