@@ -247,15 +247,21 @@ def _real_cost(model, data: bytes, img: np.ndarray, name: str,
 @torch.no_grad()
 def encode_lof(model: CompressionModel, img: np.ndarray, name: str,
                lmbda: float, cfg: LOFConfig = LOFConfig(),
-               progress: bool = False, **header) -> tuple[bytes, dict]:
+               progress: bool = False, result: LOFResult | None = None,
+               **header) -> tuple[bytes, dict]:
     """``.lic`` bytes of ``img`` with LOF, and a report.
 
     The file is the one of lower *real* cost (bytes on disk and the
     decoded image's distortion) between the LOF latents and the plain
     encoder's — so LOF never makes a file worse, by measurement.
+    ``result``: a search already run on this image, model and λ (by
+    :func:`overfit`), coded instead of searching again — the search is
+    seeded, so it is the one ``cfg`` would find.
     """
-    with torch.enable_grad():
-        res = overfit(model, img, lmbda, cfg, progress)
+    if result is None:
+        with torch.enable_grad():
+            result = overfit(model, img, lmbda, cfg, progress)
+    res = result
     plain = encode_image(model, img, name, **header)
     with latents_fixed(model, res.y, res.z):
         data = encode_image(model, img, name, **header)

@@ -61,6 +61,10 @@ def test_same_seed_same_bytes_and_weights_untouched(crops):
     a, _ = encode_lof(net, crops[0], "mbt2018-mean", 0.0067, CFG)
     b, _ = encode_lof(net, crops[0], "mbt2018-mean", 0.0067, CFG)
     assert a == b
+    searched = overfit(net, crops[0], 0.0067, CFG)     # a search run first
+    c, rep = encode_lof(net, crops[0], "mbt2018-mean", 0.0067, CFG,
+                        result=searched)
+    assert c == a and rep["seconds"] == searched.seconds
     for n, p in net.state_dict().items():
         assert torch.equal(p, before[n]), n
 
