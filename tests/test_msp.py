@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from lic_lib.codec import pad_to
-from lic_lib.models.msp import MSP, Checkerboard, schedule
+from lic_lib.models.msp import MSP, Checkerboard
+from lic_lib.models.msp_schedule import schedule
 from lic_lib.models.exact import coding
 
 CONFIGS = {"S1K1-polyphase": dict(scales=1, groups=1, order="polyphase"),

@@ -36,14 +36,12 @@ from the probability model alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
-
 import torch
 from torch import nn
 
 from .exact import coding, conv, make_exact
 from .hyperprior import MeanScaleHyperprior
+from .msp_schedule import Unit, positions, schedule
 
 __all__ = ["Unit", "schedule", "MSP", "Checkerboard", "MSP_MODELS",
            "step_map", "bits_per_unit", "architecture_name"]
@@ -62,47 +60,6 @@ def architecture_name(scales: int, groups: int, kernel: int = 5,
     """The ablation name (``msp-s<S>k<K>[-<k>x<k>][-w<C>]``) of a design."""
     return (f"msp-s{scales}k{groups}" + (f"-{kernel}x{kernel}"
             if kernel != 5 else "") + (f"-w{width}" if width != 32 else ""))
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One sequential decoding step: positions × a channel group."""
-
-    scale: int                               # S = coarsest, 0 = finest
-    offsets: tuple[tuple[int, int], ...]     # (row, col) within a period
-    group: int                               # channel group index
-
-
-def _component(s: int, di: int, dj: int, period: int
-               ) -> tuple[tuple[int, int], ...]:
-    """Offsets of polyphase component (di, dj) of scale s in a period."""
-    r = 2 ** s
-    return tuple((a, b) for a in range(period) for b in range(period)
-                 if a % (2 * r) == di * r and b % (2 * r) == dj * r)
-
-
-def schedule(scales: int, groups: int = 1, order: str = "checkerboard"
-             ) -> list[Unit]:
-    """The decoding units, in decoding order (see the module docstring)."""
-    if scales < 1 or groups < 1:
-        raise ValueError("scales and groups must be ≥ 1")
-    period = 2 ** scales
-    if order == "he2021":
-        if scales != 1:
-            raise ValueError("the He et al. checkerboard has one scale")
-        steps = [(1, ((0, 0), (1, 1))), (0, ((0, 1), (1, 0)))]
-    elif order in ("polyphase", "checkerboard"):
-        steps = [(scales, ((0, 0),))]
-        for s in reversed(range(scales)):
-            diag, row, col = (_component(s, 1, 1, period),
-                              _component(s, 0, 1, period),
-                              _component(s, 1, 0, period))
-            steps += [(s, diag), (s, row), (s, col)] if order == \
-                "polyphase" else [(s, diag), (s, row + col)]
-    else:
-        raise ValueError(f"unknown order {order!r}; choose polyphase, "
-                         "checkerboard or he2021")
-    return [Unit(s, offs, g) for s, offs in steps for g in range(groups)]
 
 
 class _Head(nn.Module):
@@ -171,17 +128,6 @@ class _Head(nn.Module):
                     padding=0)
 
 
-@lru_cache(maxsize=256)
-def _pattern(offsets: frozenset[tuple[int, int]], period: int, h: int,
-             w: int, device: str) -> torch.Tensor:
-    """A boolean h×w map of the positions ``offsets`` tile, on ``device``
-    (cached: training and coding ask for the same maps at every call)."""
-    tile = torch.zeros(period, period, dtype=torch.bool)
-    for a, b in offsets:
-        tile[a, b] = True
-    return tile.repeat(-(-h // period), -(-w // period))[:h, :w].to(device)
-
-
 def _channels_last(t: torch.Tensor) -> torch.Tensor:
     """``t`` in channels-last layout: the heads' strided convolutions on
     small latents run about 3× faster so on CPU (oneDNN's fast path);
@@ -242,8 +188,8 @@ class MSP(MeanScaleHyperprior):
         """(decoded before this unit's step, this unit's positions)."""
         earlier = frozenset(o for u in self.units[:self.units.index(unit)]
                             if u.offsets != unit.offsets for o in u.offsets)
-        return (_pattern(earlier, self.period, h, w, str(device)),
-                _pattern(frozenset(unit.offsets), self.period, h, w,
+        return (positions(earlier, self.period, h, w, str(device)),
+                positions(frozenset(unit.offsets), self.period, h, w,
                          str(device)))
 
     def _predict(self, i: int, y_hat: torch.Tensor, hyper: torch.Tensor,
@@ -398,7 +344,7 @@ def step_map(model: MSP, h: int, w: int, group: int = 0) -> torch.Tensor:
     out = torch.zeros(h, w, dtype=torch.long)
     for i, unit in enumerate(model.units):
         if unit.group == group:
-            out[_pattern(frozenset(unit.offsets), model.period, h, w,
+            out[positions(frozenset(unit.offsets), model.period, h, w,
                          "cpu")] = i + 1
     return out
 
@@ -413,7 +359,7 @@ def bits_per_unit(model: MSP, x: torch.Tensor) -> list[float]:
     h, w = bits.shape[-2:]
     out = []
     for unit in model.units:
-        mask = _pattern(frozenset(unit.offsets), model.period, h, w,
+        mask = positions(frozenset(unit.offsets), model.period, h, w,
                         str(bits.device))
         out.append(float(bits[model._group(unit)][:, mask].sum()))
     return out
