@@ -72,7 +72,7 @@ PROFILES = {
     "ci": Profile("ci", eval_images=2, max_side=256, recompute=False,
                   progress=False, train_steps=60),
     "book": Profile("book", eval_images=4, max_side=None, recompute=False,
-                    progress=False, train_steps=1000),
+                    progress=False, train_steps=600),
     "full": Profile("full", eval_images=None, max_side=None, recompute=True,
                     progress=True, train_steps=5000),
 }

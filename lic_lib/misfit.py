@@ -16,8 +16,9 @@ from .codec import pad_to
 
 __all__ = ["SURPRISE", "rate_split"]
 
-#: An element is a surprise when |y − μ| exceeds this many σ: under its
-#: own Gaussian that has a probability below 2·10⁻⁹ and costs ≥ 29 bits.
+#: An element is a surprise when |y − μ| exceeds this many σ, where its
+#: own Gaussian puts a mass of 2·10⁻⁹ (both tails): once rounded, it costs
+#: from about 5 bits (σ ≈ 0.25, the miss rounding to one step) to tens.
 SURPRISE = 6.0
 
 

@@ -16,6 +16,11 @@ Reads the notebooks' JSON and the markdown pages; executes nothing.
   ``###`` heading and the next heading of level ≤ 3) has at most
   ``MAX_SECTION_WORDS`` words.  Code cells and display math do not count.
 * ``test_allow_list_is_used``: every ``ALLOWED`` entry still matches.
+* ``test_no_swallowed_lines``: two line breaks MyST reads otherwise than
+  the writer meant — a line that starts with ``%`` is a comment (the line
+  vanishes from the page), and a line that starts with ``- ``, ``+ ``,
+  ``* `` or ``1. `` inside an open ``$…$`` becomes a list item (the math
+  shows raw).
 
 Both checks are parametrised by file, so ``pytest -k 06`` checks one
 chapter.  ``python tests/test_book_prose.py`` prints every violation and the
@@ -318,6 +323,46 @@ def test_allow_list_is_used(page):
               if not any(_phrase_spans(t, p) for t in texts)]
     assert not unused, f"{page}: ALLOWED phrases no longer in the page: " \
         f"{unused}"
+
+
+def swallowed_lines(text):
+    """(line number, line) of lines outside code that MyST would not show
+    as the writer meant: comments (``%``) and list markers that split an
+    inline ``$…$``."""
+    found, fence, dollars = [], None, 0
+    for n, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if fence:
+            if stripped.startswith(fence):
+                fence = None
+            continue
+        m = re.match(r"(`{3,}|~{3,})", stripped)
+        if m and not stripped.startswith(m[1] + "{"):
+            fence = m[1]                       # a code block: not prose
+            continue
+        if not stripped:
+            dollars = 0                        # a paragraph ends
+            continue
+        if stripped.startswith("%") or (dollars % 2 and re.match(
+                r"([-+*]|\d+[.)])\s", stripped)):
+            found.append((n, line))
+        dollars += len(re.findall(r"(?<![\\$])\$(?!\$)", line))
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_swallowed_lines(page):
+    found = [(c, n, line) for c, text in markdown_cells(page)
+             for n, line in swallowed_lines(text)]
+    assert not found, f"{page}: lines MyST reads as a comment or a list " \
+        "item (re-wrap them):\n" + "\n".join(
+            f"  cell {c}, line {n}: {line!r}" for c, n, line in found)
+
+
+def test_swallowed_lines_on_a_sample():
+    text = ("one $x\n- y$ two\n% gone\n\n- a real item\n"
+            "$$\n- z\n$$\n```python\n% not prose\n```\n")
+    assert [n for n, _ in swallowed_lines(text)] == [2, 3]
 
 
 def test_scanner_on_a_sample():
