@@ -8,7 +8,9 @@ by repeating its edge pixels — cheaper to code than zeros — and the decoder
 crops back to the size stored in the header.  Coding runs with the model
 in eval mode; the entropy parameters are computed on integers
 (:mod:`lic_lib.models.exact`, format version 2), so the file decodes to
-the encoder's latents on any machine; entropy coding is CompressAI's rANS.
+the encoder's latents on any machine (verified between CPU settings, not
+yet through a GPU); the entropy coder is the one the header names (ANS
+by default, :mod:`lic_lib.models.entropy`).
 """
 
 from __future__ import annotations
