@@ -197,8 +197,8 @@ def _eval(a: argparse.Namespace) -> None:
     from .evaluate import evaluate_model
     model, lof = _model_and_lof(a)
     evaluate_model(model, a.dataset, limit=a.limit, device=a.device, lof=lof,
-                   progress=True,
-                   allow_non_monotonic=a.allow_non_monotonic)
+                   progress=True, allow_non_monotonic=a.allow_non_monotonic,
+                   replace_larger=a.replace)
 
 
 class _Given(argparse.Action):
@@ -258,6 +258,9 @@ def _add_codec(sub) -> None:
     s.add_argument("--allow-non-monotonic", action="store_true",
                    help="write the result even if a lower quality gives a "
                    "larger file or a higher PSNR (a defect, kept on record)")
+    s.add_argument("--replace", action="store_true",
+                   help="write the result even over one that averages more "
+                   "images (a --limit run over a longer sweep)")
     s.set_defaults(func=_eval)
     s = sub.add_parser("ladder", help="train and export every λ of models")
     s.add_argument("--model", nargs="+", default=["mbt2018-mean"],

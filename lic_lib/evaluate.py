@@ -28,8 +28,8 @@ from .checkpoints import LAMBDAS, checkpoint_path, load_checkpoint
 from .codec import decode_image, encode_image, image_tensor, pad_to
 from .data import dataset_files, eval_images
 from .metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
-from .results import (NonMonotonicLadder, ladder_violations, provenance,
-                      result_path, save_rd)
+from .results import (FewerImages, NonMonotonicLadder, ladder_violations,
+                      provenance, result_path, save_rd)
 
 __all__ = ["shipped_lambdas", "shipped_checkpoints", "measured_on",
            "measured_format", "study",
@@ -91,7 +91,8 @@ def evaluate_model(model: str, dataset: str = "kodak",
                    limit: int | None = None, device: str = "cpu",
                    save: bool = True, progress: bool = False,
                    log: Callable[[str], None] = print, lof=None,
-                   allow_non_monotonic: bool = False) -> dict:
+                   allow_non_monotonic: bool = False,
+                   replace_larger: bool = False) -> dict:
     """RD points of ``model`` (one per λ) on ``dataset``, from real files.
 
     Every image's measurement is appended, as soon as it is made, to
@@ -106,7 +107,10 @@ def evaluate_model(model: str, dataset: str = "kodak",
     A ladder whose bpp or PSNR does not rise with λ is not written
     (:class:`~lic_lib.results.NonMonotonicLadder`, the rows stay cached)
     unless ``allow_non_monotonic``: such a model gives a larger file at a
-    lower quality, which is a defect to fix, not a result to ship.
+    lower quality, which is a defect to fix, not a result to ship.  Nor
+    does a run over fewer images (``limit``) replace a result file that
+    averages more (:class:`~lic_lib.results.FewerImages`) unless
+    ``replace_larger``: a quick look must not erase a long sweep.
     """
     from tqdm.auto import tqdm
 
@@ -152,8 +156,16 @@ def evaluate_model(model: str, dataset: str = "kodak",
             f"{name} on {dataset} is not monotonic in quality ("
             + "; ".join(bad) + "): not written (allow it with "
             "--allow-non-monotonic)")
+    out = result_path(dataset, name)
+    if save and out.exists() and not replace_larger:
+        before = json.loads(out.read_text()).get("meta", {}).get("images", 0)
+        if before > len(images):
+            raise FewerImages(
+                f"{out} averages {before} images; this run has "
+                f"{len(images)}: not written (the rows stay cached; replace "
+                "it with --replace, or set LIC_RESULTS_DIR elsewhere)")
     if save:
-        log(f"wrote {save_rd(d, result_path(dataset, name))}")
+        log(f"wrote {save_rd(d, out)}")
     return d
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["load_rd", "save_rd", "provenance", "rd_table", "result_path",
            "load_results", "ladder_violations", "NonMonotonicLadder",
+           "FewerImages",
            "ANCHORS"]
 
 #: Published results copied from CompressAI (see data/anchors/README.md).
@@ -64,6 +65,11 @@ def save_rd(d: dict, path: str | Path) -> Path:
 class NonMonotonicLadder(ValueError):
     """A model's RD points do not rise with quality (see
     :func:`ladder_violations`)."""
+
+
+class FewerImages(ValueError):
+    """A result would replace one that averages more images (a ``--limit``
+    run over a longer sweep): refused unless asked for."""
 
 
 def ladder_violations(results: dict, param: str = "lmbda") -> list[str]:

@@ -1,7 +1,8 @@
 """A lower quality gives a smaller file: every shipped learned model's
 ladder rises in bpp and PSNR with λ, on every data set, for the data set
 as a whole and for every photograph in it; and ``lic eval`` refuses to
-write a ladder that does not."""
+write a ladder that does not, nor one over fewer images than the result it
+would replace."""
 
 import json
 
@@ -10,8 +11,8 @@ import pytest
 from lic_lib import evaluate
 from lic_lib.bitstream import VERSION
 from lic_lib.lof import LOFConfig
-from lic_lib.results import (RESULTS, NonMonotonicLadder, ladder_violations,
-                             load_rd)
+from lic_lib.results import (RESULTS, FewerImages, NonMonotonicLadder,
+                             ladder_violations, load_rd)
 
 DATASETS = ("kodak", "clic2025", "ood")
 LADDERS = sorted(p for d in DATASETS for p in (RESULTS / d).glob("*.json")
@@ -110,3 +111,28 @@ def test_eval_refuses_to_write_a_non_monotonic_ladder(tmp_path, monkeypatch):
     evaluate.evaluate_model("mbt2018-mean", "kodak", allow_non_monotonic=True,
                             **kw)
     assert json.loads(out.read_text())["results"]["bpp"] == [0.5, 0.2]
+
+
+def test_eval_refuses_to_shrink_a_longer_result(tmp_path, monkeypatch):
+    """A --limit run does not replace a result over more images unless
+    asked (the rows stay cached either way)."""
+    monkeypatch.setattr(evaluate, "result_path",
+                        lambda ds, name: tmp_path / ds / f"{name}.json")
+    monkeypatch.setattr(evaluate, "_rows_path",
+                        lambda ds, name: tmp_path / ds / "rows" / f"{name}.jsonl")
+    monkeypatch.setattr(evaluate, "measure_image", lambda net, img, model,
+                        tag, lam, lof: {"bpp": 100 * lam, "bpp_estimate": 0,
+                                        "psnr-rgb": 30 + 1000 * lam,
+                                        "ms-ssim-rgb": 0.9,
+                                        "encoding_time": 0,
+                                        "decoding_time": 0})
+    kw = dict(lambdas=[0.0018, 0.0035], log=lambda _: None)
+    out = tmp_path / "kodak" / "mbt2018-mean.json"
+    evaluate.evaluate_model("mbt2018-mean", "kodak", limit=2, **kw)
+    assert json.loads(out.read_text())["meta"]["images"] == 2
+    with pytest.raises(FewerImages, match="averages 2 images; this run has 1"):
+        evaluate.evaluate_model("mbt2018-mean", "kodak", limit=1, **kw)
+    assert json.loads(out.read_text())["meta"]["images"] == 2
+    evaluate.evaluate_model("mbt2018-mean", "kodak", limit=1,
+                            replace_larger=True, **kw)
+    assert json.loads(out.read_text())["meta"]["images"] == 1
