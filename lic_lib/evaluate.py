@@ -121,6 +121,14 @@ def evaluate_model(model: str, dataset: str = "kodak",
     name = result_name(model, lof)
     settings = None if lof is None else dataclasses.asdict(lof)
     images = eval_images(dataset, limit)
+    out = result_path(dataset, name)
+    if save and out.exists() and not replace_larger:    # before any coding
+        before = json.loads(out.read_text()).get("meta", {}).get("images", 0)
+        if before > len(images):
+            raise FewerImages(
+                f"{out} averages {before} images; this run would have "
+                f"{len(images)}: nothing coded (replace it with --replace, "
+                "or set LIC_RESULTS_DIR elsewhere)")
     checksum = _dataset_checksum(dataset)
     rows_path = _rows_path(dataset, name)
     cache = _load_rows(rows_path) if save else {}
@@ -156,14 +164,6 @@ def evaluate_model(model: str, dataset: str = "kodak",
             f"{name} on {dataset} is not monotonic in quality ("
             + "; ".join(bad) + "): not written (allow it with "
             "--allow-non-monotonic)")
-    out = result_path(dataset, name)
-    if save and out.exists() and not replace_larger:
-        before = json.loads(out.read_text()).get("meta", {}).get("images", 0)
-        if before > len(images):
-            raise FewerImages(
-                f"{out} averages {before} images; this run has "
-                f"{len(images)}: not written (the rows stay cached; replace "
-                "it with --replace, or set LIC_RESULTS_DIR elsewhere)")
     if save:
         log(f"wrote {save_rd(d, out)}")
     return d
