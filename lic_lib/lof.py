@@ -258,10 +258,10 @@ def encode_lof(model: CompressionModel, img: np.ndarray, name: str,
     :func:`overfit`), coded instead of searching again — the search is
     seeded, so it is the one ``cfg`` would find.
     """
-    if result is None:
-        with torch.enable_grad():
-            result = overfit(model, img, lmbda, cfg, progress)
     res = result
+    if res is None:
+        with torch.enable_grad():
+            res = overfit(model, img, lmbda, cfg, progress)
     plain = encode_image(model, img, name, **header)
     with latents_fixed(model, res.y, res.z):
         data = encode_image(model, img, name, **header)

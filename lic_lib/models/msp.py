@@ -190,7 +190,7 @@ class MSP(MeanScaleHyperprior):
                             if u.offsets != unit.offsets for o in u.offsets)
         return (positions(earlier, self.period, h, w, str(device)),
                 positions(frozenset(unit.offsets), self.period, h, w,
-                         str(device)))
+                          str(device)))
 
     def _predict(self, i: int, y_hat: torch.Tensor, hyper: torch.Tensor,
                  known: torch.Tensor, current: torch.Tensor
@@ -345,7 +345,7 @@ def step_map(model: MSP, h: int, w: int, group: int = 0) -> torch.Tensor:
     for i, unit in enumerate(model.units):
         if unit.group == group:
             out[positions(frozenset(unit.offsets), model.period, h, w,
-                         "cpu")] = i + 1
+                          "cpu")] = i + 1
     return out
 
 
@@ -360,6 +360,6 @@ def bits_per_unit(model: MSP, x: torch.Tensor) -> list[float]:
     out = []
     for unit in model.units:
         mask = positions(frozenset(unit.offsets), model.period, h, w,
-                        str(bits.device))
+                         str(bits.device))
         out.append(float(bits[model._group(unit)][:, mask].sum()))
     return out

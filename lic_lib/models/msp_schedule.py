@@ -61,7 +61,7 @@ def schedule(scales: int, groups: int = 1, order: str = "checkerboard"
 
 @lru_cache(maxsize=256)
 def positions(offsets: frozenset[tuple[int, int]], period: int, h: int,
-             w: int, device: str) -> torch.Tensor:
+              w: int, device: str) -> torch.Tensor:
     """A boolean h×w map of the positions ``offsets`` tile, on ``device``
     (cached: training and coding ask for the same maps at every call)."""
     tile = torch.zeros(period, period, dtype=torch.bool)
