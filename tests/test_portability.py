@@ -41,6 +41,19 @@ def test_conformance_streams_cover_every_model_and_decode_here():
     assert not wrong, f"latents differ from the conformance digests: {wrong}"
 
 
+def test_every_recorded_processor_decoded_every_stream():
+    """``tools/cross_cpu.py`` records processors other than the writer's;
+    a row with a wrong latent is a portability bug, never a result."""
+    from lic_lib.results import RESULTS
+    rows = json.loads((RESULTS / "complexity" / "cross_cpu.json")
+                      .read_text())["rows"]
+    assert rows
+    for row in rows:
+        for name, got in {"default": row["default"],
+                          **row["variants"]}.items():
+            assert got["same_latents"] == got["streams"], (row["cpu"], name)
+
+
 @pytest.fixture(scope="module")
 def kodak_files(tmp_path_factory):
     """Two Kodak images (768×512) coded by every model at quality 3."""

@@ -7,7 +7,7 @@ kernels this process runs (``ATEN_CPU_CAPABILITY=avx2
 DNNL_MAX_CPU_ISA=AVX2`` emulates a CPU without AVX-512).  The README's
 step times come from here.
 
-    python tools/step_time.py [--steps 10]
+    python tools/step_time.py [--steps 10] [--precision fp32]
 """
 import argparse
 import statistics
@@ -27,9 +27,11 @@ from lic_lib.precision import bf16_transforms, use_bf16  # noqa: E402
 MODELS = (("bmshj2018-factorized", 32, 48), ("mbt2018-mean", 64, 96))
 
 
-def step_seconds(net: nn.Module, steps: int, warmup: int = 2) -> float:
-    """Median wall time of one training step of ``net`` (batch 8, 128²)."""
-    bf16, _ = use_bf16(None, torch.device("cpu"))
+def step_seconds(net: nn.Module, steps: int, warmup: int = 2,
+                 bf16: bool | None = None) -> float:
+    """Median wall time of one training step of ``net`` (batch 8, 128²);
+    ``bf16`` None decides as the book's trainings do."""
+    bf16, _ = use_bf16(bf16, torch.device("cpu"))
     loss_fn = RateDistortionLoss(lmbda=0.0067)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     net.train()
@@ -52,12 +54,16 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                   default="auto", help="auto: as the book's trainings")
     a = p.parse_args()
-    bf16, why = use_bf16(None, torch.device("cpu"))
+    bf16, why = use_bf16({"auto": None, "fp32": False, "bf16": True}
+                         [a.precision], torch.device("cpu"))
     print(f"{torch.backends.cpu.get_cpu_capability()} kernels, "
           f"{torch.get_num_threads()} threads, {'bf16' if bf16 else 'fp32'} "
           f"({why})")
     for name, n, m in MODELS:
         torch.manual_seed(0)
         print(f"{name} N={n}/M={m}: "
-              f"{step_seconds(build_model(name, n, m), a.steps):.3f} s/step")
+              f"{step_seconds(build_model(name, n, m), a.steps, bf16=bf16):.3f}"
+              " s/step")
