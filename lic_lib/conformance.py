@@ -13,7 +13,8 @@ module does the same for ``.lic`` files:
   ``--channels-last``, and environment variables such as
   ``ATEN_CPU_CAPABILITY=default`` or ``DNNL_MAX_CPU_ISA=SSE41``, that
   process computes with other kernels than the encoder's, as another
-  machine would (:data:`CPU_VARIANTS`, :func:`decode_elsewhere`);
+  machine would (:data:`CPU_VARIANTS`, :func:`decode_elsewhere`; on a
+  GPU, ``--device cuda`` with TF32 or cuDNN off, :data:`GPU_VARIANTS`);
 * ``tests/conformance/`` holds the committed streams and their digests
   (:func:`write_streams`, run once when format version 2 was defined, and
   once more for the ANS coder).
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["decode_digests", "decode_elsewhere", "CPU_VARIANTS",
-           "write_streams", "STREAMS", "latent_sha256"]
+           "GPU_VARIANTS", "write_streams", "STREAMS", "latent_sha256"]
 
 STREAMS = Path(__file__).resolve().parents[1] / "tests" / "conformance"
 
@@ -50,6 +51,14 @@ CPU_VARIANTS: dict[str, tuple[dict[str, str], list[str]]] = {
          "OMP_NUM_THREADS": "1"}, ["--threads", "1"]),
 }
 
+#: The same on a CUDA device: PyTorch's defaults (TF32 convolutions,
+#: cuDNN's own choice of algorithm) and each of them switched off.
+GPU_VARIANTS: dict[str, tuple[dict[str, str], list[str]]] = {
+    "CUDA defaults": ({}, ["--device", "cuda"]),
+    "TF32 off": ({}, ["--device", "cuda", "--no-tf32"]),
+    "cuDNN off": ({}, ["--device", "cuda", "--no-cudnn"]),
+}
+
 
 def latent_sha256(y_hat) -> str:
     """SHA-256 of a decoded latent's float32 bytes (C order)."""
@@ -58,10 +67,12 @@ def latent_sha256(y_hat) -> str:
 
 
 def decode_digests(paths: list[Path], channels_last: bool = False,
-                   reference: Path | None = None) -> dict[str, dict]:
+                   reference: Path | None = None, device: str = "cpu"
+                   ) -> dict[str, dict]:
     """``{file name: {"latent": sha256, "image": sha256}}`` of ``.lic``
-    files, each decoded with the shipped checkpoint its header names (and
-    ``"psnr"`` against the image file ``reference``, when given)."""
+    files, each decoded on ``device`` with the shipped checkpoint its
+    header names (and ``"psnr"`` against the image file ``reference``,
+    when given)."""
     import torch
 
     from .bitstream import unpack
@@ -77,8 +88,8 @@ def decode_digests(paths: list[Path], channels_last: bool = False,
         header, _ = unpack(data)
         key = (header.model, header.lambda_index)
         if key not in models:
-            model, record = load_checkpoint(header.model,
-                                            LAMBDAS[header.lambda_index])
+            model, record = load_checkpoint(
+                header.model, LAMBDAS[header.lambda_index], device)
             if channels_last:
                 model = model.to(memory_format=torch.channels_last)
             models[key] = model, bytes.fromhex(record["sha256"][:8])
@@ -97,8 +108,8 @@ def decode_digests(paths: list[Path], channels_last: bool = False,
 def decode_elsewhere(paths: list[Path], variant: str,
                      reference: Path | None = None) -> dict:
     """:func:`decode_digests` in a fresh Python process under one of
-    :data:`CPU_VARIANTS`."""
-    env, args = CPU_VARIANTS[variant]
+    :data:`CPU_VARIANTS` or :data:`GPU_VARIANTS`."""
+    env, args = {**CPU_VARIANTS, **GPU_VARIANTS}[variant]
     if reference is not None:
         args = [*args, "--reference", str(reference)]
     proc = subprocess.run(
@@ -159,6 +170,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--no-mkldnn", action="store_true")
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-tf32", action="store_true",
+                   help="CUDA: convolutions and matrix products in fp32")
+    p.add_argument("--no-cudnn", action="store_true")
     p.add_argument("--reference", type=Path,
                    help="the original image: report each decode's PSNR")
     a = p.parse_args(argv)
@@ -167,8 +182,14 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(a.threads)
     if a.no_mkldnn:
         torch.backends.mkldnn.enabled = False
+    if a.no_tf32:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    if a.no_cudnn:
+        torch.backends.cudnn.enabled = False
     torch.set_grad_enabled(False)
-    print(json.dumps(decode_digests(a.files, a.channels_last, a.reference)))
+    print(json.dumps(decode_digests(a.files, a.channels_last, a.reference,
+                                    a.device)))
 
 
 if __name__ == "__main__":

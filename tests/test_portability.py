@@ -42,16 +42,18 @@ def test_conformance_streams_cover_every_model_and_decode_here():
 
 
 def test_every_recorded_processor_decoded_every_stream():
-    """``tools/cross_cpu.py`` records processors other than the writer's;
-    a row with a wrong latent is a portability bug, never a result."""
+    """``tools/conformance_here.py`` records machines other than the
+    writer's; a row with a wrong latent is a portability bug, never a
+    result."""
     from lic_lib.results import RESULTS
-    rows = json.loads((RESULTS / "complexity" / "cross_cpu.json")
+    rows = json.loads((RESULTS / "complexity" / "conformance_machines.json")
                       .read_text())["rows"]
     assert rows
     for row in rows:
         for name, got in {"default": row["default"],
                           **row["variants"]}.items():
-            assert got["same_latents"] == got["streams"], (row["cpu"], name)
+            assert got["same_latents"] == got["streams"], \
+                (row["processor"], name)
 
 
 @pytest.fixture(scope="module")

@@ -5,22 +5,22 @@ pixel (entropy part and synthesis), sequential steps, and encode and
 decode time (decode split into entropy decoding and synthesis, median of
 3 decodes after one warm-up; the AR model and ``pms-extra`` one decode) on a 512² crop and
 on the whole 2048×1358 ``clic2025`` photograph of the complexity chapter,
-all in one run.  ``pms-extra`` is not trained: it is timed with its
+all in one run (on a GPU with ``--device cuda``).  ``pms-extra`` is not trained: it is timed with its
 initial weights and coding tables built here (time does not depend on the
 weights, bar the entropy coder's share).  Run it on a quiet machine.
 
 Writes ``data/results/complexity/pms.json``.
 
-    .venv/bin/python tools/pms_complexity.py
+    .venv/bin/python tools/pms_complexity.py [--device cuda --out F.json]
 """
 
+import argparse
 import json
 import sys
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,22 +38,26 @@ MODELS = ("mbt2018-mean", "msp-balanced", "pms-base", "pms-extra", "mbt2018")
 LAMBDA = 0.0067
 
 
-def model(name: str):
+def model(name: str, device: str = "cpu"):
     """The shipped model, or (not shipped) its initial weights + tables."""
     try:
-        return load_checkpoint(name, LAMBDA)[0], True
+        return load_checkpoint(name, LAMBDA, device)[0], True
     except FileNotFoundError:
         torch.manual_seed(0)
         net = build_model(name).eval()
         net.update(force=True)
-        return net, False
+        return net.to(device), False
 
 
 def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", type=Path, default=OUT)
+    a = p.parse_args()
     images = sweep_images((512,))             # a 512² crop, the photo
     rows = []
     for name in MODELS:
-        net, trained = model(name)
+        net, trained = model(name, a.device)
         macs = decode_macs(net, name, 512, 512)
         params = sum(p.numel() for n, p in net.named_parameters()
                      if not n.startswith(("g_a.", "g_s.")))
@@ -73,11 +77,11 @@ def main() -> None:
                 "encode_s": enc, "decode_s": t.total,
                 "entropy_s": t.entropy, "synthesis_s": t.synthesis})
             print(json.dumps(rows[-1]), flush=True)
-    OUT.write_text(json.dumps({
-        "rows": rows, "lmbda": LAMBDA, "device": device_label("cpu"),
+    a.out.write_text(json.dumps({
+        "rows": rows, "lmbda": LAMBDA, "device": device_label(a.device),
         "threads": torch.get_num_threads(),
         "meta": provenance("clic2025", 1)}, indent=1) + "\n")
-    print(f"wrote {OUT}")
+    print(f"wrote {a.out}")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,12 @@ convolutions by default) than a CPU.  Three steps, two machines:
 3. ``merge OUT RUN...`` (here): decode the GPU's files on this CPU and
    write one JSON.
 
-Not a library feature: a measurement for the hyperprior and complexity
-chapters (results in ``data/results/complexity/crossdev.json``).
+Files are written in the format ``encode_image`` writes by default.  The
+first run (2026-11-27, ``data/results/complexity/crossdev.json``) coded
+format version 1 (float entropy parameters) and recorded its failures;
+run again for version 2 (``checks_v2.sh``), its merge goes to
+``crossdev_v2.json`` beside it.  Not a library feature: a measurement for
+the hyperprior and complexity chapters.
 """
 import hashlib
 import json
@@ -39,8 +43,8 @@ from lic_lib.metrics import psnr                            # noqa: E402
 
 LMBDA = 0.0067
 MODELS = ["bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean",
-          "checkerboard", "msp-fast", "msp-balanced", "mbt2018"]
-BIG_MODELS = ["mbt2018-mean", "checkerboard", "msp-balanced"]
+          "checkerboard", "msp-fast", "msp-balanced", "mbt2018", "pms-base"]
+BIG_MODELS = ["mbt2018-mean", "checkerboard", "msp-balanced", "pms-base"]
 
 
 def images():
@@ -204,7 +208,10 @@ def merge(out: Path, runs: list[Path]) -> None:
                             encoder=device_label("cpu"),
                             encoder_torch=torch.__version__, lmbda=LMBDA),
          "decode_cpu_files": {}, "gpu_files": {}, "here": {}}
+    from lic_lib.bitstream import unpack
     for run in runs:
+        h, _ = unpack(next((run / "gpu_files").glob("*.lic")).read_bytes())
+        d["meta"].update(arithmetic=h.arithmetic, coder=h.coder)
         x = json.loads((run / "xdev.json").read_text())
         d["meta"].update(device=x["gpu"], device_torch=x["torch"],
                          device_cpu_threads=x["cpu_threads"])
