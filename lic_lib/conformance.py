@@ -125,12 +125,15 @@ def decode_elsewhere(paths: list[Path], variant: str,
 #: The conformance set: (name, height, width, top, left) crops of Kodak.
 SHAPES = (("1x1", 1, 1, 300, 400), ("17x33", 17, 33, 200, 300),
           ("64x96", 64, 96, 100, 200))
+#: Added later: the whole image, for latents of full size.
+WHOLE = (("768x512", 512, 768, 0, 0),)
 
 
 def write_streams(models: list[str], qualities: tuple[int, ...] = (1, 3),
-                  root: Path = STREAMS, coder: str = "rans") -> dict:
+                  root: Path = STREAMS, coder: str = "rans",
+                  shapes: tuple = SHAPES) -> dict:
     """Encode the conformance set of ``models`` (each × ``qualities`` ×
-    crops of ``kodim23`` of :data:`SHAPES`) with ``coder``, decode it here,
+    crops of ``kodim23`` of ``shapes``) with ``coder``, decode it here,
     write the files and add their digests to ``digests.json`` (the streams
     of other models are kept as they are: a model shipped later gets
     streams of its own).  The streams of the ANS coder carry ``-ans`` in
@@ -146,7 +149,7 @@ def write_streams(models: list[str], qualities: tuple[int, ...] = (1, 3),
     for model in models:
         for q in qualities:
             net, record = load_checkpoint(model, LAMBDAS[q - 1])
-            for shape, h, w, top, left in SHAPES:
+            for shape, h, w, top, left in shapes:
                 crop = np.ascontiguousarray(img[top:top + h, left:left + w])
                 name = (f"{model}-q{q}-{shape}"
                         f"{'-ans' if coder == 'ans' else ''}.lic")

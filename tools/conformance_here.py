@@ -1,7 +1,7 @@
 """Decode the committed conformance streams on this machine and record it.
 
-The conformance streams in ``tests/conformance/`` were written on one
-machine (an AMD EPYC, PyTorch 2.14.1: see their README).  The test suite
+The conformance streams in ``tests/conformance/`` were written on an AMD
+EPYC (and 16 whole-image ones on an Intel Xeon: see their README).  The test suite
 checks their latents wherever it runs, but leaves no record of *which*
 processors passed.  Run on a machine with another CPU, this script decodes
 every stream here and under each of ``lic_lib.conformance.CPU_VARIANTS``
@@ -92,8 +92,8 @@ def save(row: dict, out: Path) -> None:
     rows = [r for r in old["rows"] if (r["processor"], r["torch"])
             != (row["processor"], row["torch"])]
     out.write_text(json.dumps({
-        "meta": {"streams": "tests/conformance (written on an AMD EPYC, "
-                            "PyTorch 2.14.1; see its README)",
+        "meta": {"streams": "tests/conformance (which machine wrote "
+                            "which: its README)",
                  "what": "per processor: streams decoded to the writer's "
                          "latent / image digests, with its default kernels "
                          "and under each variant (CPU_VARIANTS or "
