@@ -44,7 +44,8 @@ import zlib
 from dataclasses import dataclass
 
 __all__ = ["BitstreamError", "Header", "pack", "unpack", "MODEL_IDS",
-           "ARITHMETIC_IDS", "CODER_IDS", "MAGIC", "VERSION", "MAX_SIDE"]
+           "ARITHMETIC_IDS", "CODER_IDS", "MAGIC", "VERSION", "MAX_SIDE",
+           "LAMBDAS"]
 
 MAGIC = b"LIC\x89"
 VERSION = 2
@@ -58,6 +59,10 @@ _ARITHMETICS = {v: k for k, v in ARITHMETIC_IDS.items()}
 #: Which coder wrote the strings (never renumber).
 CODER_IDS = {"rans": 0, "ans": 1}
 _CODERS = {v: k for k, v in CODER_IDS.items()}
+
+#: The λ ladder shared by every model: a header's λ index i (quality
+#: q = i + 1 ∈ 1..6) names LAMBDAS[i]; the checkpoints follow it.
+LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)
 
 #: Stable ids: never renumber, only append.
 MODEL_IDS = {"bmshj2018-factorized": 1, "bmshj2018-hyperprior": 2,

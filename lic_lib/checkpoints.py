@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .bitstream import LAMBDAS
 from .config import DATA
 from .data import sha256
 from .models import CompressionModel, build_model
@@ -32,8 +33,6 @@ __all__ = ["CHECKPOINTS", "LAMBDAS", "export_run", "load_checkpoint",
            "checkpoint_path", "CheckpointError", "training_records"]
 
 CHECKPOINTS = DATA / "checkpoints"
-#: The λ ladder shared by every model; quality q ∈ 1..6 is LAMBDAS[q - 1].
-LAMBDAS = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483)
 _REBUILT = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table",
             "context_prediction.mask")     # fixed by the architecture
 

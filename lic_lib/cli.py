@@ -11,6 +11,7 @@ Subcommands::
     lic eval     --model mbt2018-mean --dataset kodak   (real bitstreams)
     lic compress IN.png OUT.lic --model mbt2018-mean --quality 3
     lic decompress IN.lic OUT.png
+    lic info     FILE.lic ...       (what a file is; checks it, decodes nothing)
 
 Errors the user can fix (missing data, unknown codec, curves that do not
 overlap) are printed as one line and exit with status 2, no traceback.
@@ -150,6 +151,48 @@ def _decompress(a: argparse.Namespace) -> None:
     r = decompress_file(a.input, a.output, a.device)
     print(f"{a.output}: {r['width']}×{r['height']}, decoded in "
           f"{r['seconds']:.2f} s")
+
+
+_CODER_NAMES = {"ans": "ANS coder", "rans": "CompressAI's rANS coder"}
+
+
+def _info(a: argparse.Namespace) -> None:
+    """Header facts of each file, checked (sizes, CRC) without importing
+    PyTorch, and whether this repository ships the weights it names."""
+    import json
+
+    from .bitstream import LAMBDAS, unpack
+    from .config import DATA
+    for path in map(Path, a.files):
+        data = path.read_bytes()
+        h, strings = unpack(data)
+        pixels = h.height * h.width
+        q = h.lambda_index + 1
+        print(f"{path}: {len(data):,} bytes, .lic format version {data[4]}")
+        print(f"  model       {h.model}, " + (
+            f"quality {q} (λ = {LAMBDAS[h.lambda_index]:g})"
+            if h.lambda_index < len(LAMBDAS) else "no quality recorded"))
+        print(f"  image       {h.width}×{h.height}, "
+              f"{8 * len(data) / pixels:.3f} bpp")
+        sizes = " + ".join(f"{len(s):,}" for s in strings)
+        print(f"  coding      {h.arithmetic} entropy parameters, "
+              f"{_CODER_NAMES[h.coder]}, {len(strings)} string"
+              f"{'s' * (len(strings) > 1)} ({sizes} bytes)")
+        if h.arithmetic == "float":
+            print("              (version 1: decodes reliably only on the "
+                  "kind of machine that wrote it)")
+        # the shipped record beside checkpoints.checkpoint_path's weights
+        record = (DATA / "checkpoints" / h.model /
+                  f"{LAMBDAS[min(h.lambda_index, len(LAMBDAS) - 1)]:g}.json")
+        tag = h.tag.hex()
+        if h.lambda_index >= len(LAMBDAS) or not record.exists():
+            print(f"  weights     tag {tag}: not shipped here")
+        elif json.loads(record.read_text())["sha256"][:8] == tag:
+            print(f"  weights     tag {tag}: the shipped checkpoint "
+                  f"(lic decompress can decode it here)")
+        else:
+            print(f"  weights     tag {tag}: other weights than the shipped "
+                  f"checkpoint (lic decompress will refuse it)")
 
 
 def _export(a: argparse.Namespace) -> None:
@@ -306,9 +349,22 @@ def _add_codec(sub) -> None:
     s.set_defaults(func=_context)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_info(sub) -> None:
+    s = sub.add_parser("info", help="what a .lic file holds (checked, "
+                       "not decoded)")
+    s.add_argument("files", nargs="+")
+    s.set_defaults(func=_info)
+
+
+def build_parser(only_info: bool = False) -> argparse.ArgumentParser:
+    """The whole command line, or (``only_info``) just ``lic info``: the
+    other commands' choices come from the model registry, which imports
+    PyTorch and CompressAI, seconds that ``lic info`` does not need."""
     p = argparse.ArgumentParser(prog="lic", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
+    _add_info(sub)
+    if only_info:
+        return p
 
     s = sub.add_parser("anchors", help="RD sweeps of the classical codecs")
     s.add_argument("--dataset", default="kodak")
@@ -343,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(only_info=argv[:1] == ["info"]).parse_args(argv)
     try:
         args.func(args)
     except Exception as e:

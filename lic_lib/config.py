@@ -25,9 +25,10 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
+if TYPE_CHECKING:                 # imported where used: `lic info` and the
+    import torch                  # data paths need no torch
 
 __all__ = ["Profile", "PROFILES", "get_profile", "get_device", "set_seed",
            "ROOT", "DATA", "RESULTS", "data_dir"]
@@ -90,6 +91,7 @@ def get_profile(name: str | None = None) -> Profile:
 
 def get_device() -> torch.device:
     """``$LIC_DEVICE`` if set, else CUDA when available, else the CPU."""
+    import torch
     name = os.environ.get("LIC_DEVICE")
     if name:
         return torch.device(name)
@@ -98,6 +100,8 @@ def get_device() -> torch.device:
 
 def set_seed(seed: int = 0) -> None:
     """Seed Python, NumPy and PyTorch (CPU and CUDA) in one call."""
+    import numpy as np
+    import torch
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -15,8 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lic_lib.models import build_model
-from lic_lib.models.exact import (INPUT_BITS, MIN_INPUT_BITS, _pow2, _weights,
-                                  arithmetic,
+from lic_lib.models.exact import (_pow2, _weights, arithmetic,
                                   coding, gelu, integer_active, integer_conv,
                                   make_exact)
 

@@ -10,7 +10,7 @@ import torch
 from lic_lib.bitstream import unpack
 from lic_lib.codec import decode_tensors, encode_image, image_tensor, pad_to
 from lic_lib.frozen import transforms_bypassed
-from lic_lib.models import build_model, entropy, pms
+from lic_lib.models import build_model, entropy
 from lic_lib.models.pms import PMS, PMS_PROFILES, pms_steps
 
 

@@ -6,7 +6,7 @@ half each.  Pixels are checked after encoding; the manifest keeps a
 SHA-256 of each image's raw pixels for the device side (unpack.py).
 Takes ~12 min on 2 cores.
 """
-import hashlib, json, sys, os
+import hashlib, json
 from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 from PIL import Image
