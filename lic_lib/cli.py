@@ -167,11 +167,12 @@ def _info(a: argparse.Namespace) -> None:
         data = path.read_bytes()
         h, strings = unpack(data)
         pixels = h.height * h.width
-        q = h.lambda_index + 1
+        lam = (LAMBDAS[h.lambda_index] if h.lambda_index < len(LAMBDAS)
+               else None)                  # 255: not from the ladder
         print(f"{path}: {len(data):,} bytes, .lic format version {data[4]}")
         print(f"  model       {h.model}, " + (
-            f"quality {q} (λ = {LAMBDAS[h.lambda_index]:g})"
-            if h.lambda_index < len(LAMBDAS) else "no quality recorded"))
+            f"quality {h.lambda_index + 1} (λ = {lam:g})" if lam
+            else "no quality recorded"))
         print(f"  image       {h.width}×{h.height}, "
               f"{8 * len(data) / pixels:.3f} bpp")
         sizes = " + ".join(f"{len(s):,}" for s in strings)
@@ -181,11 +182,10 @@ def _info(a: argparse.Namespace) -> None:
         if h.arithmetic == "float":
             print("              (version 1: decodes reliably only on the "
                   "kind of machine that wrote it)")
-        # the shipped record beside checkpoints.checkpoint_path's weights
-        record = (DATA / "checkpoints" / h.model /
-                  f"{LAMBDAS[min(h.lambda_index, len(LAMBDAS) - 1)]:g}.json")
+        # the record beside the weights of checkpoints.checkpoint_path
+        record = lam and DATA / "checkpoints" / h.model / f"{lam:g}.json"
         tag = h.tag.hex()
-        if h.lambda_index >= len(LAMBDAS) or not record.exists():
+        if not record or not record.exists():
             print(f"  weights     tag {tag}: not shipped here")
         elif json.loads(record.read_text())["sha256"][:8] == tag:
             print(f"  weights     tag {tag}: the shipped checkpoint "

@@ -32,6 +32,11 @@ def test_info_names_other_weights_and_refuses_broken_files(tmp_path, capsys):
     assert cli.main(["info", str(other)]) == 0
     assert "other weights than the shipped checkpoint" in \
         capsys.readouterr().out
+    free = tmp_path / "free.lic"          # a model trained outside the ladder
+    free.write_bytes(pack(dataclasses.replace(h, lambda_index=255), strings))
+    assert cli.main(["info", str(free)]) == 0
+    out = capsys.readouterr().out
+    assert "no quality recorded" in out and "not shipped here" in out
     data = bytearray(STREAM.read_bytes())
     data[-1] ^= 1
     (tmp_path / "flipped.lic").write_bytes(bytes(data))
