@@ -66,14 +66,14 @@ def main() -> None:
     torch.set_grad_enabled(False)
     gpu = a.device == "cuda"
     variants = GPU_VARIANTS if gpu else CPU_VARIANTS
+    meta = provenance("conformance", len(files))     # one git call
     row = {"processor": device_label(a.device).rsplit(",", 1)[0],
            "device": a.device,
            "flags": sorted(f for f in FLAGS if f in cpu_flags()),
            "kernels": ("CUDA " + torch.version.cuda) if gpu
            else torch.backends.cpu.get_cpu_capability(),
            "torch": torch.__version__, "python": platform.python_version(),
-           **{k: provenance("conformance", len(files))[k]
-              for k in ("commit", "date")},
+           "commit": meta["commit"], "date": meta["date"],
            "default": compare(decode_digests(files, device=a.device), ref),
            "variants": {}}
     for variant in variants:
