@@ -109,11 +109,19 @@ def load_results(dataset: str, names: list[str]) -> dict[str, dict]:
 
 
 def _commit() -> str:
+    """HEAD's short hash, with ``-dirty`` (as ``git describe --dirty``)
+    when the library or the tools differ from it: a result measured with
+    uncommitted code says so."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(ROOT), *args],
+                              capture_output=True, text=True, timeout=10,
+                              stdin=subprocess.DEVNULL)
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short",
-                              "HEAD"], capture_output=True, text=True,
-                             timeout=10, stdin=subprocess.DEVNULL)
-        return out.stdout.strip() or "unknown"
+        head = git("rev-parse", "--short", "HEAD").stdout.strip()
+        if not head:
+            return "unknown"
+        dirty = git("diff", "--quiet", "HEAD", "--", "lic_lib", "tools")
+        return head + ("-dirty" if dirty.returncode == 1 else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

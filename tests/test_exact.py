@@ -81,6 +81,20 @@ def test_same_bits_with_any_threads_layout_or_precision_setting(layer):
 
 
 @torch.no_grad()
+def test_each_image_of_a_batch_as_if_alone(layer):
+    """A batch takes its scales as tensors, one image takes them in
+    Python (the decoder's fast path): each image of a batch, whatever the
+    other's magnitude, gives the bits it gives alone — and the reference's.
+    """
+    m, x = layer
+    batch = torch.cat([x, x * 1e-3])
+    out = integer_conv(batch, m)
+    for i in range(2):
+        assert torch.equal(out[i:i + 1], integer_conv(batch[i:i + 1], m))
+        assert torch.equal(out[i:i + 1], reference(batch[i:i + 1], m))
+
+
+@torch.no_grad()
 def test_close_to_the_float_convolution(layer):
     """12-bit inputs, 8-bit weights: the largest error is below 1 % of the
     largest output (the scale table's steps are 13 % apart; what it costs

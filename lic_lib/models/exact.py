@@ -48,6 +48,8 @@ nothing measurable (see the hyperprior chapter).
 
 from __future__ import annotations
 
+import math
+import threading
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Iterator
@@ -96,6 +98,7 @@ def coding() -> Iterator[None]:
         yield
     finally:
         _CODING.reset(token)
+        _SCRATCH.buf = None                  # the pieces' buffer (below)
 
 
 def current_arithmetic() -> str:
@@ -143,6 +146,7 @@ class IntegerWeights:
         self.w64 = wi.contiguous()
         self.w32 = wi.float().contiguous()
         self.scale = _pow2(e - A)
+        self.scale32 = self.scale.float().view(1, -1, 1, 1)
         self.bound = max(bound, 1)
         if B is None:
             fit = 24 - self.bound.bit_length()      # one float32 piece
@@ -169,32 +173,65 @@ def _weights(module: nn.Module) -> IntegerWeights:
     return cached[1]
 
 
-def _input_integers(x: torch.Tensor, bits: int
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(``x`` as integers with |·| ≤ 2^bits, float32, and the power of two
-    2^-shift of each image that scales them back).  Exact: a float32 times
-    a power of two, then rounded."""
-    _, e = torch.frexp(x.abs().flatten(1).amax(1))     # max < 2**e
-    xi = torch.round(x * _pow2(bits - e).float().view(-1, 1, 1, 1))
-    return xi, _pow2(e - bits).float()
+def _input_integers(x: torch.Tensor, bits: int, out: torch.Tensor | None
+                    = None) -> tuple[torch.Tensor, torch.Tensor | float]:
+    """(``x`` as integers with |·| ≤ 2^bits, float32, written to ``out``
+    if given, and the power of two 2^-shift of each image that scales them
+    back, broadcastable to ``x``).  Exact: a float32 times a power of two,
+    then rounded.  One image on the CPU (every decode) takes its exponent
+    in Python: a layer then runs a handful of tensor operations, not two
+    dozen, and at 768×512 those small calls cost as much as the sums."""
+    flat = x.reshape(len(x), -1)
+    if len(x) == 1 and not x.is_cuda:
+        _, e = math.frexp(max(flat.max().item(), -flat.min().item()))
+        xi = torch.mul(x, math.ldexp(1.0, bits - e), out=out)
+        return xi.round_(), math.ldexp(1.0, e - bits)
+    _, e = torch.frexp(torch.maximum(flat.amax(1), -flat.amin(1)))  # < 2**e
+    xi = torch.mul(x, _pow2(bits - e).float().view(-1, 1, 1, 1), out=out)
+    return xi.round_(), _pow2(e - bits).float().view(-1, 1, 1, 1)
 
 
-def _pieces(xi: torch.Tensor, bits: int, limit: int
-            ) -> tuple[torch.Tensor, list[int]]:
-    """``xi`` (|·| ≤ 2^bits) as Σₖ pieceₖ·2^shiftₖ with every |piece| ≤
-    ``limit``: the pieces stacked along the batch, and their shifts."""
-    q = limit.bit_length() - 1            # 2^q ≤ limit: low pieces fit
+_SCRATCH = threading.local()
+
+
+def _scratch(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """A float32 buffer of ``shape`` on ``like``'s device, reused from call
+    to call (per thread): the pieces live only until their convolution has
+    run, and fresh megabytes cost page faults at every layer."""
+    n = math.prod(shape)
+    buf = getattr(_SCRATCH, "buf", None)
+    if buf is None or buf.numel() < n or buf.device != like.device:
+        buf = _SCRATCH.buf = torch.empty(n, dtype=torch.float32,
+                                         device=like.device)
+    return buf[:n].view(shape)
+
+
+def _piece_count(bits: int, limit: int) -> tuple[int, int]:
+    """(q, n): integers of |·| ≤ 2^bits as n pieces of |·| ≤ ``limit``,
+    each 2^q times the next (2^q ≤ limit: the low pieces fit)."""
+    q = limit.bit_length() - 1
     if q < 1:
         raise ValueError("weights too wide for exact float32 sums")
-    pieces, shifts, shift, top = [], [], 0, 1 << bits
+    n, top = 1, 1 << bits
     while top > limit:
-        hi = torch.round(xi * 2.0 ** -q)  # exact: a power of two
-        pieces.append(xi - hi * 2.0 ** q)
-        shifts.append(shift)
-        xi, shift, top = hi, shift + q, -(-top >> q)    # |hi| ≤ ⌈top/2^q⌉
-    pieces.append(xi)
-    shifts.append(shift)
-    return torch.cat(pieces), shifts
+        n, top = n + 1, -(-top >> q)                    # |hi| ≤ ⌈top/2^q⌉
+    return q, n
+
+
+def _pieces(x: torch.Tensor, bits: int, limit: int
+            ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The integers of ``x`` (:func:`_input_integers`) as Σₖ pieceₖ·2^(qk)
+    with every |piece| ≤ ``limit``: (the pieces stacked along the batch,
+    the scale back, q).  Written in place into one buffer: at 2K these
+    tensors are megabytes, and fresh ones cost more than the arithmetic."""
+    q, n = _piece_count(bits, limit)
+    buf = _scratch((n * len(x),) + x.shape[1:], x)
+    pieces = buf.chunk(n)
+    _, x_scale = _input_integers(x, bits, out=pieces[0])
+    for lo, hi in zip(pieces, pieces[1:]):             # lo holds the rest
+        torch.mul(lo, 2.0 ** -q, out=hi).round_()      # exact: power of two
+        lo.sub_(hi, alpha=2.0 ** q)                    # exact: |lo| ≤ 2^q
+    return buf, x_scale, q
 
 
 @contextmanager
@@ -234,31 +271,32 @@ def integer_conv(x: torch.Tensor, module: nn.Module, **overrides
     """
     W = _weights(module)
     fn, kw = _call(module, overrides)
-    xi, x_scale = _input_integers(x, W.input_bits)
-    S = W.scale.float().view(1, -1, 1, 1) * x_scale.view(-1, 1, 1, 1)
-    if x.is_cuda or xi.numel() <= 4096:
+    if x.is_cuda or x.numel() <= 4096:
         # float64 holds every sum (bound · 2^B < 2^53); cuDNN off:
         # it may pick FFT or Winograd algorithms, which round
+        xi, x_scale = _input_integers(x, W.input_bits)
         with (torch.backends.cudnn.flags(enabled=False) if x.is_cuda
               else nullcontext()):
             T = fn(xi.double(), W.w64, None, **kw)
+        S = W.scale32 * x_scale
         out = (T * S.double()).float()            # T·S exact, one rounding
     else:
         # float32 pieces whose every sum stays below 2^24 (exact), in IEEE
         # float32 (never oneDNN's bf16/TF32 modes)
-        pieces, shifts = _pieces(xi, W.input_bits, _F32_EXACT // W.bound)
+        pieces, x_scale, q = _pieces(x, W.input_bits, _F32_EXACT // W.bound)
+        S = W.scale32 * x_scale
         with _ieee_float32():
-            parts = fn(pieces, W.w32, None, **kw).chunk(len(shifts))
+            parts = fn(pieces, W.w32, None, **kw).chunk(len(pieces) // len(x))
         if len(parts) == 1:
-            out = parts[0] * S                     # exact
+            out = parts[0].mul_(S)                 # exact
         elif len(parts) == 2:                      # p₀S exact, p₁S2^q exact:
-            out = torch.addcmul(parts[0] * S,      # one rounding of T·S
-                                parts[1], S * 2.0 ** shifts[1])
+            out = parts[0].mul_(S).addcmul_(       # one rounding of T·S
+                parts[1], S * 2.0 ** q)
         else:
-            T = sum(p.double() * 2.0 ** k for p, k in zip(parts, shifts))
+            T = sum(p.double() * 2.0 ** (q * k) for k, p in enumerate(parts))
             out = (T * S.double()).float()
     if module.bias is not None:
-        out = out + module.bias.detach().view(1, -1, 1, 1)
+        out = out.add_(module.bias.detach().view(1, -1, 1, 1))
     return out
 
 
@@ -282,15 +320,17 @@ _ERF = (0.0705230784, 0.0422820123, 0.0092705272, 0.0001520143,
 def gelu(x: torch.Tensor) -> torch.Tensor:
     """x·Φ(x) from float32 additions, multiplications and one division in
     a fixed order: the same bits on every machine (|error| < 3e-6)."""
-    t = x.abs() * 0.70710677                     # |x| / √2
+    t = x.abs().mul_(0.70710677)                 # |x| / √2
     p = t * _ERF[5]
     for a in reversed(_ERF[:5]):
-        p = (p + a) * t
-    p = p + 1.0
+        p.add_(a).mul_(t)
+    p.add_(1.0)
     for _ in range(4):                           # p^16
-        p = p * p
-    half = 0.5 / p                               # (1 − erf(|x|/√2)) / 2
-    return x * torch.where(x < 0, half, 1.0 - half)
+        p.mul_(p)
+    # (1 − erf(|x|/√2)) / 2 as PyTorch computes 0.5 / p: reciprocal, then
+    # the (exact) product; in place, as at 2K these tensors are megabytes
+    half = p.reciprocal_().mul_(0.5)
+    return torch.where(x < 0, half, 1.0 - half).mul_(x)
 
 
 class _Conv2d(nn.Conv2d):
