@@ -138,7 +138,7 @@ def _model_and_lof(a: argparse.Namespace):
 
 
 def _compress(a: argparse.Namespace) -> None:
-    from .codec import compress_file
+    from .lic_files import compress_file
     model, lof = _model_and_lof(a)
     r = compress_file(a.input, a.output, model, a.quality, a.device,
                       log=lambda m: print(m, file=sys.stderr), lof=lof)
@@ -147,7 +147,7 @@ def _compress(a: argparse.Namespace) -> None:
 
 
 def _decompress(a: argparse.Namespace) -> None:
-    from .codec import decompress_file
+    from .lic_files import decompress_file
     r = decompress_file(a.input, a.output, a.device)
     print(f"{a.output}: {r['width']}×{r['height']}, decoded in "
           f"{r['seconds']:.2f} s")

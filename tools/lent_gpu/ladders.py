@@ -14,7 +14,7 @@ RUNS = Path("/tmp/runs")
 def crossdev(models):
     """Encode and decode two Kodak images per model on the GPU; the .lic
     files come back so that the CPU can decode them and compare."""
-    from lic_lib.codec import compress_file, decompress_file
+    from lic_lib.lic_files import compress_file, decompress_file
     from lic_lib.checkpoints import checkpoint_path
     xd = Path("/tmp/xdev"); xd.mkdir(exist_ok=True)
     res = {}
