@@ -94,6 +94,23 @@ def test_each_image_of_a_batch_as_if_alone(layer):
         assert torch.equal(out[i:i + 1], reference(batch[i:i + 1], m))
 
 
+def test_inputs_with_gradients_empty_batches_and_inference_mode(layer):
+    """Coding never back-propagates, but a model run inside ``coding()``
+    without ``no_grad`` must still compute; so must an empty batch, and a
+    call under ``inference_mode`` followed by one outside it (the pieces'
+    reused buffer must not be an inference tensor then)."""
+    m, x = layer
+    want = reference(x, m)
+    with coding():
+        got = integer_conv(x.clone().requires_grad_(), m)
+        assert torch.equal(got.detach(), want)
+        with torch.inference_mode():
+            assert torch.equal(integer_conv(x, m), want)
+        with torch.no_grad():
+            assert torch.equal(integer_conv(x, m), want)
+            assert integer_conv(x[:0], m).shape[0] == 0
+
+
 @torch.no_grad()
 def test_close_to_the_float_convolution(layer):
     """12-bit inputs, 8-bit weights: the largest error is below 1 % of the

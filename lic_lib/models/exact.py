@@ -181,7 +181,7 @@ def _input_integers(x: torch.Tensor, bits: int, out: torch.Tensor | None
     then rounded.  One image on the CPU (every decode) takes its exponent
     in Python: a layer then runs a handful of tensor operations, not two
     dozen, and at 768×512 those small calls cost as much as the sums."""
-    flat = x.reshape(len(x), -1)
+    flat = x.flatten(1)
     if len(x) == 1 and not x.is_cuda:
         _, e = math.frexp(max(flat.max().item(), -flat.min().item()))
         xi = torch.mul(x, math.ldexp(1.0, bits - e), out=out)
@@ -195,14 +195,20 @@ _SCRATCH = threading.local()
 
 
 def _scratch(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    """A float32 buffer of ``shape`` on ``like``'s device, reused from call
-    to call (per thread): the pieces live only until their convolution has
-    run, and fresh megabytes cost page faults at every layer."""
+    """A float32 buffer of ``shape`` on ``like``'s device and in its memory
+    layout (channels-last or not), reused from call to call (per thread):
+    the pieces live only until their convolution has run, and fresh
+    megabytes cost page faults at every layer."""
     n = math.prod(shape)
     buf = getattr(_SCRATCH, "buf", None)
-    if buf is None or buf.numel() < n or buf.device != like.device:
+    if (buf is None or buf.numel() < n or buf.device != like.device
+            or buf.is_inference() != torch.is_inference_mode_enabled()):
         buf = _SCRATCH.buf = torch.empty(n, dtype=torch.float32,
                                          device=like.device)
+    if like.dim() == 4 and not like.is_contiguous() and like.is_contiguous(
+            memory_format=torch.channels_last):
+        b, c, h, w = shape
+        return buf[:n].view(b, h, w, c).permute(0, 3, 1, 2)
     return buf[:n].view(shape)
 
 
@@ -225,6 +231,7 @@ def _pieces(x: torch.Tensor, bits: int, limit: int
     the scale back, q).  Written in place into one buffer: at 2K these
     tensors are megabytes, and fresh ones cost more than the arithmetic."""
     q, n = _piece_count(bits, limit)
+    x = x.detach()                     # rounding has no gradient anyway
     buf = _scratch((n * len(x),) + x.shape[1:], x)
     pieces = buf.chunk(n)
     _, x_scale = _input_integers(x, bits, out=pieces[0])
@@ -330,7 +337,7 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     # (1 − erf(|x|/√2)) / 2 as PyTorch computes 0.5 / p: reciprocal, then
     # the (exact) product; in place, as at 2K these tensors are megabytes
     half = p.reciprocal_().mul_(0.5)
-    return torch.where(x < 0, half, 1.0 - half).mul_(x)
+    return x * torch.where(x < 0, half, 1.0 - half)   # x first: NaN signs
 
 
 class _Conv2d(nn.Conv2d):
