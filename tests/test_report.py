@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from lic_lib import bdrate, lof_report, report, results
+from lic_lib import bdrate, joint_results, lof_report, report, results
 from lic_lib.evaluate import codec_rows
 
 
@@ -162,7 +162,7 @@ def test_vvc_rows_of_other_files_give_the_documented_error(monkeypatch):
 def test_joint_msp_is_compared_with_the_ar_ladder_at_its_own_psnr():
     j = json.loads((results.RESULTS / "experiments" / "msp_joint.json")
                    .read_text())["runs"]["0.0067"]
-    e2e = report.joint_msp()
+    e2e = joint_results.joint_point()
     ar = results.load_rd(results.result_path("kodak", "mbt2018"))["results"]
     # the AR ladder's rate at the end-to-end model's PSNR, interpolated in
     # log-rate between its two neighbouring λ points, brackets the answer
@@ -176,4 +176,43 @@ def test_joint_msp_is_compared_with_the_ar_ladder_at_its_own_psnr():
             "checkpoints", "mbt2018", "0.0067.json").read_text())
         ["train_config"], "model": "msp-balanced"}
     row = report.reproduction_table().iloc[0]
-    assert f"{e2e['rate vs AR [%]']:+.1f} % vs the AR ladder" in row.ours
+    assert f"0.0067 ({e2e['rate vs AR [%]']:+.1f} %)" in row.ours
+
+
+def test_joint_runs_follow_the_ar_recipe_at_every_lambda():
+    for model in joint_results.FILES:
+        runs = joint_results.joint_runs(model)
+        lad = joint_results.joint_ladder(model)
+        assert set(runs) == {f"{lam:g}" for lam in lad["lambdas"]}
+        assert [p["lmbda"] for p in lad["points"]] == sorted(lad["lambdas"])
+        for lam in lad["lambdas"]:         # the AR model's recipe at every λ,
+            cfg = json.loads(results.DATA.joinpath(  # warm-started from this model's run
+                "checkpoints", "mbt2018", f"{lam:g}.json").read_text())["train_config"]
+            init = cfg["init_from"] and cfg["init_from"].replace(
+                "runs/mbt2018/", f"runs/joint/{model}/")
+            assert runs[f"{lam:g}"]["recipe"]["train_config"] == {
+                **cfg, "model": model, "init_from": init}
+        assert lad["steps"] == sum(r["recipe"]["train_config"]["iterations"]
+                                   + r["recipe"]["train_config"]["finetune_iterations"]
+                                   for r in runs.values())
+        assert (lad["BD-rate vs AR [%]"] is None) == (
+            len(runs) < joint_results.MIN_BD_POINTS)
+
+
+def test_joint_ladder_measures_a_curve_against_the_ar_ladder(monkeypatch):
+    ar = joint_results.kodak_ar()
+
+    def fake(n):           # the AR ladder's own points, each 5 % more bits
+        return {f"{lam:g}": {
+            "lmbda": lam, "kodak": {"bpp": 1.05 * b, "psnr-rgb": q, "rd_cost": 1.0},
+            "shipped": {"mbt2018": {"rd_cost": 1.0}}, "recipe": {
+                "wall_time_s": 3600, "train_config": {"iterations": 8, "finetune_iterations": 2}}}
+            for lam, b, q in list(zip(ar["lmbda"], ar["bpp"], ar["psnr-rgb"]))[:n]}
+
+    monkeypatch.setattr(joint_results, "joint_runs", lambda model: fake(5))
+    lad = joint_results.joint_ladder("pms-base")
+    assert lad["BD-rate vs AR [%]"] == pytest.approx(5.0, abs=1e-6)   # not −4.76: not swapped
+    assert all(p["rate vs AR [%]"] == pytest.approx(5.0) for p in lad["points"])
+    assert (lad["steps"], lad["hours"]) == (50, 5.0)
+    monkeypatch.setattr(joint_results, "joint_runs", lambda model: fake(2))
+    assert joint_results.joint_ladder("pms-base")["BD-rate vs AR [%]"] is None

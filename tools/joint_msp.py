@@ -21,14 +21,21 @@ files, beside the shipped mean-scale, MSP `balanced` and AR models at that
 λ.  The checkpoints are exported beside the runs, not shipped.
 Resumable: the runs live in runs/joint/; on 2 cores ≈ 0.15 s a step
 for MSP `balanced` (λ = 0.0067: 1.9 h; each other λ: about 25 min) and
-≈ 0.4 s for `pms-base` (λ = 0.0067: ≈ 5 h; tools/pms_h8_cost.py measures
-its step).
+≈ 0.3–0.4 s for `pms-base` (λ = 0.0067: ≈ 5 h; each other λ: about 1 h;
+tools/pms_h8_cost.py measures its step).
 
     python tools/joint_msp.py [--model pms-base] [--lambdas 0.0067 ...]
-                              [--hours H]
+                              [--hours H] [--keep]
+
+``--keep`` copies the runs' ``last.pt`` and ``log.csv`` into
+data/train_state/ (committed, so a later checkout resumes them): an
+unfinished run's state whole, a finished one's without its optimiser
+states (its children warm-start from its weights and its export needs
+nothing more; half the bytes).
 """
 import argparse
 import json
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -44,14 +51,16 @@ from lic_lib.checkpoints import (checkpoint_path, export_run,  # noqa: E402
                                  load_checkpoint)
 from lic_lib.data import eval_images  # noqa: E402
 from lic_lib.evaluate import image_rows, mean_rd_cost, measure_image  # noqa: E402,E501
+from lic_lib.joint_results import FILES  # noqa: E402
 from lic_lib.results import RESULTS, provenance  # noqa: E402
 from lic_lib.train import TrainConfig, train  # noqa: E402
+from lic_lib.train_config import same_recipe  # noqa: E402
 
 MODEL = "msp-balanced"                   # --model sets these three
 ROOT = Path("runs/joint") / MODEL
 OUT = RESULTS / "experiments" / "msp_joint.json"
+STATE = Path("data/train_state")
 SHIPPED = ("mbt2018-mean", "msp-balanced", "mbt2018")
-MODELS = {"msp-balanced": "msp_joint.json", "pms-base": "pms_joint.json"}
 #: Parents before the λ warm-started from them (as the AR ladder trained).
 ORDER = (0.0067, 0.0035, 0.013, 0.0018, 0.025)
 
@@ -69,9 +78,34 @@ def recipe(lmbda: float) -> tuple[TrainConfig, Path]:
 
 
 def finished(lmbda: float) -> bool:
+    """Whether the run of ``lmbda`` reached its last step (refusing a
+    folder left by another recipe)."""
     cfg, run = recipe(lmbda)
-    return (run / "last.pt").exists() and torch.load(
-        run / "last.pt", weights_only=True)["step"] >= cfg.total
+    if not (run / "last.pt").exists():
+        return False
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    if not same_recipe(state["config"], cfg):
+        raise SystemExit(f"{run} holds a run of another recipe")
+    return state["step"] >= cfg.total
+
+
+def keep(lmbda: float) -> Path:
+    """Copy the run of ``lmbda`` into data/train_state/ (see the module
+    docstring) and return where."""
+    _, run = recipe(lmbda)
+    if not (run / "last.pt").exists():
+        raise SystemExit(f"{run} has no state to keep")
+    dest = STATE / run.relative_to("runs")
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(run / "log.csv", dest / "log.csv")
+    if finished(lmbda):
+        state = torch.load(run / "last.pt", map_location="cpu",
+                           weights_only=True)
+        torch.save({k: v for k, v in state.items()
+                    if k not in ("opt", "aux_opt")}, dest / "last.pt")
+    else:
+        shutil.copy2(run / "last.pt", dest / "last.pt")
+    return dest
 
 
 def summary(rows: pd.DataFrame, lmbda: float) -> dict:
@@ -111,17 +145,25 @@ if __name__ == "__main__":
                    choices=ORDER, help="λ to train (default: 0.0067)")
     p.add_argument("--hours", type=float,
                    help="stop training after this long (resume later)")
-    p.add_argument("--model", choices=list(MODELS), default=MODEL)
+    p.add_argument("--model", choices=list(FILES), default=MODEL)
+    p.add_argument("--keep", action="store_true",
+                   help="only copy the runs' states into data/train_state/")
     a = p.parse_args()
     MODEL, ROOT = a.model, Path("runs/joint") / a.model
-    OUT = RESULTS / "experiments" / MODELS[a.model]
+    OUT = RESULTS / "experiments" / FILES[a.model]
     if MODEL not in SHIPPED:          # beside its frozen-transform version
         SHIPPED = (*SHIPPED[:-1], MODEL, SHIPPED[-1])
     deadline = time.time() + a.hours * 3600 if a.hours else None
+    if a.keep:
+        for lam in a.lambdas:
+            print(f"λ={lam:g}: kept in {keep(lam)}")
+        raise SystemExit
     for lam in (lam for lam in ORDER if lam in a.lambdas):
         cfg, run = recipe(lam)
+        if finished(lam):                  # (a finished state may be slim)
+            continue
         parent = cfg.init_from and float(Path(cfg.init_from).parent.name)
-        if parent and not finished(parent):
+        if parent and not (run / "last.pt").exists() and not finished(parent):
             raise SystemExit(f"λ={lam:g} warm-starts from λ={parent:g}: "
                              "train that one first")
         train(cfg, run, progress=True, deadline=deadline)
