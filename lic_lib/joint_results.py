@@ -15,7 +15,7 @@ from . import bdrate
 from .results import RESULTS, load_rd, result_path
 
 __all__ = ["FILES", "MIN_BD_POINTS", "joint_runs", "joint_point", "joint_ladder",
-           "kodak_ar"]
+           "kodak_ar", "rate_vs_ar"]
 
 #: Where ``tools/joint_msp.py`` writes each model's runs.
 FILES = {"msp-balanced": "msp_joint.json", "pms-base": "pms_joint.json"}
@@ -29,14 +29,19 @@ def joint_runs(model: str = "msp-balanced") -> dict:
                       .read_text())["runs"]
 
 
+def rate_vs_ar(ar: dict, bpp: float, psnr: float) -> float:
+    """Rate of one point vs the AR ladder ``ar`` at equal PSNR (%); NaN
+    where ``psnr`` lies beyond the ladder's ends (no extrapolation)."""
+    try:
+        return bdrate.rate_vs_curve(ar["bpp"], ar["psnr-rgb"], bpp, psnr)
+    except bdrate.BDError:
+        return float("nan")
+
+
 def _point(run: dict, ar: dict) -> dict:
     k, cfg = run["kodak"], run["recipe"]["train_config"]
-    try:
-        rate = bdrate.rate_vs_curve(ar["bpp"], ar["psnr-rgb"], k["bpp"],
-                                    k["psnr-rgb"])
-    except bdrate.BDError:              # a PSNR beyond the AR ladder's ends
-        rate = float("nan")
-    return {"lmbda": run["lmbda"], "rate vs AR [%]": rate,
+    return {"lmbda": run["lmbda"],
+            "rate vs AR [%]": rate_vs_ar(ar, k["bpp"], k["psnr-rgb"]),
             "J vs AR [%]": 100 * (k["rd_cost"] /
                                   run["shipped"]["mbt2018"]["rd_cost"] - 1),
             "steps": cfg["iterations"] + cfg["finetune_iterations"],

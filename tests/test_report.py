@@ -1,6 +1,7 @@
 """The reproduction report reads the result files and nothing else."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -216,3 +217,12 @@ def test_joint_ladder_measures_a_curve_against_the_ar_ladder(monkeypatch):
     assert (lad["steps"], lad["hours"]) == (50, 5.0)
     monkeypatch.setattr(joint_results, "joint_runs", lambda model: fake(2))
     assert joint_results.joint_ladder("pms-base")["BD-rate vs AR [%]"] is None
+
+
+def test_a_point_beyond_the_ar_ladder_is_nan_not_extrapolated():
+    ar = joint_results.kodak_ar()
+    lo, hi = min(ar["psnr-rgb"]), max(ar["psnr-rgb"])
+    assert math.isnan(joint_results.rate_vs_ar(ar, 0.1, lo - 0.01))
+    assert math.isnan(joint_results.rate_vs_ar(ar, 1.0, hi + 0.01))
+    i = int(np.argmin(ar["psnr-rgb"]))           # its own end point: 0 %
+    assert joint_results.rate_vs_ar(ar, ar["bpp"][i], lo) == pytest.approx(0, abs=1e-9)
