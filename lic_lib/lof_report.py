@@ -13,9 +13,12 @@ import pandas as pd
 
 from . import bdrate
 from .evaluate import image_rows, measured_on, shipped_checkpoints, study
+from .results import RESULTS
+
+WITHOUT_Z = RESULTS / "lof" / "without_z.jsonl"    # tools/lof_without_z.py
 
 __all__ = ["lof_pairs", "lof_on_shipped", "lof_bd", "lof_cost_gain",
-           "at_every_lambda"]
+           "at_every_lambda", "lof_without_z"]
 
 
 def lof_pairs(model: str, dataset: str = "kodak") -> pd.DataFrame:
@@ -83,13 +86,31 @@ def lof_bd(model: str, dataset: str = "kodak",
             "curves": p}
 
 
-def lof_cost_gain(model: str, dataset: str, lmbda: float = 0.0067
-                  ) -> pd.Series:
-    """RD cost saved by LOF per image [%], measured on the real files."""
+def lof_cost_gain(model: str, dataset: str, lmbda: float = 0.0067,
+                  like: str | None = None) -> pd.Series:
+    """RD cost saved by LOF per image [%], measured on the real files.
+    ``like``: on the checkpoints of that data set's sweep instead of this
+    one's (to compare two sweeps on the same model)."""
     from .lof import LOFConfig
     b = image_rows(model, dataset, LOFConfig(),
-                   **study(model, dataset, LOFConfig()))
+                   **study(model, like or dataset, LOFConfig()))
     if b.empty:
         return pd.Series(dtype=float)
     b = b[b.lmbda == lmbda]
     return 100 * (1 - b.lof_cost / b.plain_cost)
+
+
+def lof_without_z(model: str = "msp-balanced") -> pd.DataFrame:
+    """The sweep's Kodak pairs of ``model`` (plain, and LOF moving ŷ and
+    ẑ: suffix ``_lof``) beside LOF moving ŷ only (suffix ``_y``, rows of
+    ``tools/lof_without_z.py``), on the images and λ both measured with
+    the shipped checkpoints; empty if there are none."""
+    if not WITHOUT_Z.exists() or not lof_on_shipped(model, "kodak"):
+        return pd.DataFrame()
+    y = pd.read_json(WITHOUT_Z, lines=True, precise_float=True)   # λ keys
+    shipped = shipped_checkpoints(model)
+    y = y[(y.model == model) & (y.sha256 == y.lmbda.map(shipped))]
+    y = y.drop(columns=["model", "sha256"]).rename(
+        columns=lambda c: c if c in ("lmbda", "image") else f"{c}_y")
+    return at_every_lambda(lof_pairs(model, "kodak").merge(
+        y, on=["lmbda", "image"]))

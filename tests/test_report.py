@@ -226,3 +226,39 @@ def test_a_point_beyond_the_ar_ladder_is_nan_not_extrapolated():
     assert math.isnan(joint_results.rate_vs_ar(ar, 1.0, hi + 0.01))
     i = int(np.argmin(ar["psnr-rgb"]))           # its own end point: 0 %
     assert joint_results.rate_vs_ar(ar, ar["bpp"][i], lo) == pytest.approx(0, abs=1e-9)
+
+
+def test_lof_without_z_pairs_only_rows_of_the_shipped_checkpoints(
+        tmp_path, monkeypatch):
+    from lic_lib.evaluate import shipped_checkpoints
+    monkeypatch.setattr(lof_report, "WITHOUT_Z", tmp_path / "none.jsonl")
+    assert lof_report.lof_without_z().empty            # nothing measured yet
+    sha = shipped_checkpoints("msp-balanced")
+    pairs = lof_report.lof_pairs("msp-balanced")
+    lams = sorted(pairs.lmbda.unique())
+    rows = [{"model": "msp-balanced", "lmbda": lam, "image": img,
+             "sha256": sha[lam], "bpp": 0.1 + lam, "lof_cost": 1.0}
+            for lam in lams for img in ("kodim01", "kodim02")]
+    rows[0]["sha256"] = "0" * 64     # kodim01, first λ: another checkpoint
+    rows.append({**rows[1], "model": "mbt2018-mean", "bpp": 9.0})
+    path = tmp_path / "without_z.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(lof_report, "WITHOUT_Z", path)
+    t = lof_report.lof_without_z("msp-balanced")
+    assert set(t.image) == {"kodim02"}     # kodim01 lacks a λ on the shipped
+    assert sorted(t.lmbda) == lams
+    got = t.set_index(["lmbda", "image"]).loc[(lams[0], "kodim02")]
+    want = pairs.set_index(["lmbda", "image"]).loc[(lams[0], "kodim02")]
+    assert got.bpp == want.bpp and got.lof_cost == want.lof_cost
+    assert got.bpp_y == pytest.approx(0.1 + lams[0]) and got.lof_cost_y == 1.0
+
+
+def test_lof_cost_gain_like_reads_the_other_sweeps_checkpoints():
+    from lic_lib.evaluate import image_rows, study
+    from lic_lib.lof import LOFConfig
+    got = lof_report.lof_cost_gain("mbt2018-mean", "kodak", like="clic2025")
+    rows = image_rows("mbt2018-mean", "kodak", LOFConfig(),
+                      **study("mbt2018-mean", "clic2025", LOFConfig()))
+    rows = rows[rows.lmbda == 0.0067]
+    assert len(got) == len(rows) > 0
+    assert np.allclose(got, 100 * (1 - rows.lof_cost / rows.plain_cost))
