@@ -23,7 +23,7 @@ if __name__ == "__main__":
     p.add_argument("--models", nargs="+", default=list(MODELS))
     p.add_argument("--kodak-images", type=int, default=20,
                    help="the first N Kodak images (default: the shipped sweep's"
-                        " 20; pms-base's has 4)")
+                        " 20; pms-base's has 8)")
     p.add_argument("--ood-images", type=int, default=6)
     p.add_argument("--ood", action="store_true",
                    help="also the out-of-domain set at λ = 0.0067")
