@@ -8,7 +8,7 @@ the same λ with `balanced` and the sweep's settings but ``optimize_z=False``
 as it is made (resumable) to data/results/lof/without_z.jsonl.  The LOF
 chapter compares it with the sweep's rows on the same images.
 
-    python tools/lof_without_z.py [--model msp-balanced] [--images 4]
+    python tools/lof_without_z.py [--model msp-balanced] [--images 8]
 """
 import argparse
 import json
@@ -22,16 +22,15 @@ from lic_lib.checkpoints import load_checkpoint  # noqa: E402
 from lic_lib.data import eval_images  # noqa: E402
 from lic_lib.evaluate import measure_image  # noqa: E402
 from lic_lib.lof import LOFConfig  # noqa: E402
-from lic_lib.results import RESULTS  # noqa: E402
+from lic_lib.lof_report import WITHOUT_Z as OUT  # noqa: E402
 
-OUT = RESULTS / "lof" / "without_z.jsonl"
 LAMBDAS = (0.0035, 0.0067, 0.013)          # the Kodak sweep's
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", default="msp-balanced")
-    p.add_argument("--images", type=int, default=4,
-                   help="the first N Kodak images (pms-base's sweep has 4)")
+    p.add_argument("--images", type=int, default=8,
+                   help="the first N Kodak images (pms-base's sweep has 8)")
     a = p.parse_args()
     done = set()
     if OUT.exists():
