@@ -86,14 +86,10 @@ def lof_bd(model: str, dataset: str = "kodak",
             "curves": p}
 
 
-def lof_cost_gain(model: str, dataset: str, lmbda: float = 0.0067,
-                  like: str | None = None) -> pd.Series:
-    """RD cost saved by LOF per image [%], measured on the real files.
-    ``like``: on the checkpoints of that data set's sweep instead of this
-    one's (to compare two sweeps on the same model)."""
+def lof_cost_gain(model: str, dataset: str, lmbda: float = 0.0067) -> pd.Series:
+    """RD cost saved by LOF per image [%], measured on the real files."""
     from .lof import LOFConfig
-    b = image_rows(model, dataset, LOFConfig(),
-                   **study(model, like or dataset, LOFConfig()))
+    b = image_rows(model, dataset, LOFConfig(), **study(model, dataset, LOFConfig()))
     if b.empty:
         return pd.Series(dtype=float)
     b = b[b.lmbda == lmbda]

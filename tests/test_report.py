@@ -252,13 +252,3 @@ def test_lof_without_z_pairs_only_rows_of_the_shipped_checkpoints(
     assert got.bpp == want.bpp and got.lof_cost == want.lof_cost
     assert got.bpp_y == pytest.approx(0.1 + lams[0]) and got.lof_cost_y == 1.0
 
-
-def test_lof_cost_gain_like_reads_the_other_sweeps_checkpoints():
-    from lic_lib.evaluate import image_rows, study
-    from lic_lib.lof import LOFConfig
-    got = lof_report.lof_cost_gain("mbt2018-mean", "kodak", like="clic2025")
-    rows = image_rows("mbt2018-mean", "kodak", LOFConfig(),
-                      **study("mbt2018-mean", "clic2025", LOFConfig()))
-    rows = rows[rows.lmbda == 0.0067]
-    assert len(got) == len(rows) > 0
-    assert np.allclose(got, 100 * (1 - rows.lof_cost / rows.plain_cost))
