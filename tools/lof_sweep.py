@@ -3,10 +3,11 @@ resumable (every image's result is kept in data/results/<set>/rows/):
 python tools/lof_sweep.py [--models M ...] [--kodak-images N] [--ood [--ood-images N]]
                           [--clic2025 N] [--device cuda]
 
-On 2 CPU cores LOF took 2–6 minutes per Kodak image (200 iterations; the
-encoding_time of the rows) and 13 minutes per 2K image of clic2025 and λ
-(the first image, shipped at three λ): more of clic2025 is meant for a
-lent GPU or a long resumable run."""
+On 2 CPU cores, alone, LOF took 41–67 s per Kodak image and λ (200
+iterations; the encoding_time of the rows; Intel Xeon) and 10–13 minutes
+per 2K image of clic2025 and λ (AMD EPYC; the first two images are
+shipped at three λ; data/results/README.md records both): more of
+clic2025 is meant for a lent GPU or a long resumable run."""
 import argparse
 import warnings
 
